@@ -1,0 +1,67 @@
+"""Staff accounts, their jurisdiction and refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import Base, TimestampMixin
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PROVINCE_OFFICER = "province_officer"  # cán bộ cấp tỉnh: reads its province
+    COMMUNE_OFFICER = "commune_officer"  # cán bộ UBND xã/phường: records decisions
+    ASSESSOR = "assessor"  # Hội Khuyến học: files and reviews evaluations
+    PORTAL_CLIENT = "portal_client"  # read-only service account of a ward portal
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_changed_at: Mapped[datetime | None]
+
+    units: Mapped[list[UserUnit]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class UserUnit(Base):
+    """One administrative unit a non-admin account may act in (its jurisdiction)."""
+
+    __tablename__ = "user_units"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("administrative_units.id"), primary_key=True, index=True
+    )
+
+    user: Mapped[User] = relationship(back_populates="units", lazy="raise")
+
+
+class RefreshToken(Base):
+    """An opaque refresh token, stored only as its SHA-256.
+
+    Tokens rotate on every use; all tokens issued from one login share a `family_id`, so
+    presenting an already-used token (a sign of theft) revokes the whole family.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

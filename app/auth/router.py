@@ -1,0 +1,143 @@
+"""Login (OAuth2 password flow), token refresh and revocation, the caller's own account,
+and account administration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, Response, status
+
+from app.auth import service
+from app.auth.dependencies import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    PasswordsDep,
+    TokensDep,
+    require_roles,
+)
+from app.auth.models import Role
+from app.auth.schemas import (
+    PasswordChange,
+    RevokeRequest,
+    TokenResponse,
+    UserCreate,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from app.database import SessionDep
+from app.exceptions import FieldError, Problem, problem_responses
+from app.params import IdPath, Limit, Offset
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    responses=problem_responses(401, 422),
+    summary="Đăng nhập hoặc làm mới mã truy cập (OAuth2)",
+)
+def issue_token(
+    session: SessionDep,
+    tokens: TokensDep,
+    passwords: PasswordsDep,
+    grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
+    username: Annotated[str | None, Form(max_length=64)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str, Form(max_length=200)] = "",
+) -> TokenResponse:
+    """`grant_type=password` with username/password, or `grant_type=refresh_token` with the
+    refresh token from an earlier answer (it is rotated: the old one stops working)."""
+    required = {"password": ("username", "password"), "refresh_token": ("refresh_token",)}[grant_type]
+    given = {"username": username, "password": password, "refresh_token": refresh_token}
+    missing = [name for name in required if not given[name]]
+    if missing:
+        raise Problem(
+            422, "validation_failed", "Dữ liệu không hợp lệ",
+            f"Thiếu trường: {', '.join(missing)}.",
+            errors=[FieldError(field=f"body.{name}", code="missing", message="Trường này là bắt buộc.")
+                    for name in missing],
+        )
+    if grant_type == "refresh_token":
+        return service.refresh_tokens(session, tokens, refresh_token or "")
+    user = service.authenticate(session, passwords, username or "", password or "")
+    return service.issue_tokens(session, tokens, user)
+
+
+@router.post(
+    "/revoke",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(422),
+    summary="Đăng xuất: thu hồi mã làm mới",
+)
+def revoke_token(session: SessionDep, body: RevokeRequest) -> Response:
+    service.revoke_refresh_token(session, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut, responses=problem_responses(401), summary="Tài khoản đang đăng nhập")
+def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserOut:
+    return service.user_out(session, service.get_user(session, principal.id))
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 422),
+    summary="Đổi mật khẩu của chính mình",
+)
+def change_password(
+    session: SessionDep, passwords: PasswordsDep, principal: CurrentPrincipal, body: PasswordChange
+) -> Response:
+    service.change_own_password(session, passwords, principal, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+users_router = APIRouter(
+    prefix="/users",
+    tags=["users"],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
+    responses=problem_responses(401, 403),
+)
+
+
+@users_router.get("", response_model=UserList, responses=problem_responses(422), summary="Danh sách tài khoản")
+def list_users(
+    session: SessionDep,
+    role: Role | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> UserList:
+    items, total = service.list_users(session, role=role, limit=limit, offset=offset)
+    return UserList(items=items, total=total)
+
+
+@users_router.post(
+    "",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409, 422),
+    summary="Tạo tài khoản",
+)
+def create_user(session: SessionDep, passwords: PasswordsDep, _: AdminPrincipal, body: UserCreate) -> UserOut:
+    return service.user_out(session, service.create_user(session, passwords, body))
+
+
+@users_router.get("/{user_id}", response_model=UserOut, responses=problem_responses(404, 422), summary="Một tài khoản")
+def read_user(session: SessionDep, user_id: IdPath) -> UserOut:
+    return service.user_out(session, service.get_user(session, user_id))
+
+
+@users_router.patch(
+    "/{user_id}",
+    response_model=UserOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Sửa tài khoản: vai trò, phạm vi, khóa/mở, đặt lại mật khẩu",
+)
+def update_user(
+    session: SessionDep, passwords: PasswordsDep, user_id: IdPath, body: UserUpdate
+) -> UserOut:
+    user = service.get_user(session, user_id)
+    return service.user_out(session, service.update_user(session, passwords, user, body))

@@ -1,0 +1,146 @@
+"""Every piece of token code lives here, so the JWT library can be swapped in one place.
+
+Access tokens are short-lived JWTs signed with ES256/RS256 (a private key with a `kid`,
+public part at `/.well-known/jwks.json`) or, in development only, HS256. Verification accepts
+exactly the configured algorithm, checks issuer, audience, expiry and the key id, and turns
+every failure into a 401. Refresh tokens are opaque random strings stored as SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import ExpiredSignatureError, JWTError, jwk, jwt
+
+from app.config import ASYMMETRIC_ALGORITHMS, Settings
+from app.exceptions import NotAuthenticated
+
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+_REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")  # python-jose option names
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    role: str
+    token_id: str
+    issued_at: int
+    expires_at: datetime
+
+
+def _jwk_thumbprint(public_jwk: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint: the default key id when none is configured."""
+    members = ("crv", "kty", "x", "y") if public_jwk["kty"] == "EC" else ("e", "kty", "n")
+    canonical = json.dumps({m: public_jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.access_ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+        self.refresh_ttl = timedelta(seconds=settings.refresh_token_ttl_seconds)
+        # kid -> verification key; the signing key is always one of them.
+        self._verification_keys: dict[str, Any] = {}
+        self._public_jwks: list[dict[str, Any]] = []
+        if self.algorithm in ASYMMETRIC_ALGORITHMS:
+            private_pem = settings.private_key_pem()
+            if private_pem is None:  # Settings already refuses this; kept for direct callers
+                raise ValueError("an asymmetric algorithm needs a private key")
+            private_key = jwk.construct(private_pem, algorithm=self.algorithm)
+            if private_key.is_public():
+                raise ValueError("HOCTAP_JWT_PRIVATE_KEY must be a private key")
+            public = private_key.public_key().to_dict()
+            self.kid = settings.jwt_kid or _jwk_thumbprint(public)
+            self._signing_key: Any = private_pem
+            self._add_public(self.kid, public)
+            for path in settings.jwt_previous_public_key_files:
+                old = jwk.construct(path.read_text(encoding="utf-8"), algorithm=self.algorithm)
+                old_public = old.public_key().to_dict() if not old.is_public() else old.to_dict()
+                self._add_public(_jwk_thumbprint(old_public), old_public)
+        else:
+            self.kid = settings.jwt_kid or "dev-hs256"
+            self._signing_key = settings.secret_key.get_secret_value()
+            self._verification_keys[self.kid] = self._signing_key
+
+    def _add_public(self, kid: str, public_jwk: dict[str, Any]) -> None:
+        entry = {**public_jwk, "kid": kid, "use": "sig", "alg": self.algorithm}
+        self._public_jwks.append(entry)
+        self._verification_keys[kid] = entry
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """Public keys for verifiers; empty in HS256 development mode (the key is secret)."""
+        return {"keys": list(self._public_jwks)}
+
+    def issue_access_token(self, user_id: int, role: str, now: datetime | None = None) -> tuple[str, int]:
+        now = now or datetime.now(UTC)
+        expires = now + self.access_ttl
+        claims = {
+            "sub": str(user_id),
+            "role": role,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": uuid.uuid4().hex,
+            "typ": ACCESS_TOKEN_TYPE,
+        }
+        token = jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers={"kid": self.kid})
+        return token, int(self.access_ttl.total_seconds())
+
+    def verify_access_token(self, token: str) -> AccessClaims:
+        invalid = NotAuthenticated("Mã truy cập không hợp lệ.", code="invalid_token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError:
+            raise invalid from None
+        # Checked before decoding: "none", HS256-with-public-key confusion and any other
+        # algorithm than the configured one never reach signature verification.
+        if header.get("alg") != self.algorithm:
+            raise invalid
+        key = self._verification_keys.get(header.get("kid", ""))
+        if key is None:
+            raise invalid
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require_" + claim: True for claim in _REQUIRED_CLAIMS},
+            )
+        except ExpiredSignatureError:
+            raise NotAuthenticated("Phiên đăng nhập đã hết hạn.", code="token_expired") from None
+        except JWTError:
+            raise invalid from None
+        if claims.get("typ") != ACCESS_TOKEN_TYPE or not str(claims.get("sub", "")).isdigit():
+            raise invalid
+        return AccessClaims(
+            user_id=int(claims["sub"]),
+            role=str(claims.get("role", "")),
+            token_id=str(claims["jti"]),
+            issued_at=int(claims["iat"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+
+    def new_refresh_token(self) -> tuple[str, str]:
+        """A fresh opaque refresh token and the digest to store."""
+        plain = secrets.token_urlsafe(32)
+        return plain, refresh_token_digest(plain)
+
+
+def refresh_token_digest(plain: str) -> str:
+    # 256 random bits need no slow hash; SHA-256 keeps the lookup indexable.
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()

@@ -1,0 +1,113 @@
+"""Service settings, read from `HOCTAP_*` environment variables and an optional `.env` file.
+
+Outside development the service refuses to start with a default or missing secret, so a
+forgotten variable on a production host is a crash at boot, not a forgeable token later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "hoctap-development-secret-do-not-use-in-production"  # noqa: S105
+ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOCTAP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+
+    # Database: a SQLite file unless a full SQLAlchemy URL is given.
+    database_url: str | None = None
+    sqlite_path: Path = Path("var/hoctap.sqlite3")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # Tokens. HS256 with `secret_key` in development only; ES256/RS256 with a private key
+    # (PEM, inline or from a file) and a key id in production.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    jwt_algorithm: Literal["HS256", "ES256", "RS256"] = "HS256"
+    jwt_private_key: SecretStr | None = None
+    jwt_private_key_file: Path | None = None
+    # Public keys (PEM files) still accepted for verification after a key rotation.
+    jwt_previous_public_key_files: list[Path] = Field(default_factory=list)
+    jwt_kid: str | None = None
+    jwt_issuer: str = "hoctap"
+    jwt_audience: str = "hoctap-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300, le=180 * 86_400)
+
+    # Argon2id cost (RFC 9106 second recommended profile by default).
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=1024, le=2_097_152)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+
+    # Interactive API docs at /docs; off by default in production.
+    docs_enabled: bool | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def show_docs(self) -> bool:
+        return (not self.is_production) if self.docs_enabled is None else self.docs_enabled
+
+    def private_key_pem(self) -> str | None:
+        if self.jwt_private_key is not None:
+            return self.jwt_private_key.get_secret_value()
+        if self.jwt_private_key_file is not None:
+            return self.jwt_private_key_file.read_text(encoding="utf-8")
+        return None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_configuration(self) -> Settings:
+        has_key = self.jwt_private_key is not None or self.jwt_private_key_file is not None
+        if self.jwt_algorithm in ASYMMETRIC_ALGORITHMS and not has_key:
+            raise ValueError(
+                f"HOCTAP_JWT_ALGORITHM={self.jwt_algorithm} needs HOCTAP_JWT_PRIVATE_KEY "
+                "or HOCTAP_JWT_PRIVATE_KEY_FILE"
+            )
+        if not self.is_production:
+            return self
+        problems = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"HOCTAP_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters"
+            )
+        if self.jwt_algorithm not in ASYMMETRIC_ALGORITHMS:
+            problems.append("HOCTAP_JWT_ALGORITHM must be ES256 or RS256 in production")
+        if not self.jwt_kid:
+            problems.append("HOCTAP_JWT_KID is required in production")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings of the running process (the CLI and the ASGI factory use this)."""
+    return Settings()

@@ -1,0 +1,237 @@
+"""Errors as `application/problem+json` (RFC 9457) with a stable `code` and Vietnamese text.
+
+Services raise `Problem` (or a subclass); the handlers here turn it, validation failures,
+framework HTTP errors and anything unexpected into the same body shape. Clients branch on
+`code`, people read `title` / `detail`; no stack trace ever reaches a client (unexpected
+errors are answered by `app.logs.RequestContextMiddleware`).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.logs import current_request_id
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://hoctap.vn/problems/"
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Đường dẫn tới trường lỗi, ví dụ `body.username`")
+    code: str = Field(description="Mã lỗi ổn định của trường")
+    message: str = Field(description="Lý do, bằng tiếng Việt")
+
+
+class ProblemDetail(BaseModel):
+    """Body of every error response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):  # noqa: N818 - it is the RFC 9457 name
+    """An error a client can act on. `code` is stable; title/detail are Vietnamese."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {detail or title}")
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail or title
+        self.errors = errors
+        self.headers = headers
+
+
+class NotAuthenticated(Problem):
+    def __init__(self, detail: str = "Cần đăng nhập để dùng chức năng này.", code: str = "not_authenticated") -> None:
+        super().__init__(
+            401, code, "Chưa xác thực", detail, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+class Forbidden(Problem):
+    def __init__(self, detail: str = "Tài khoản không có quyền thực hiện thao tác này.") -> None:
+        super().__init__(403, "forbidden", "Không có quyền", detail)
+
+
+class NotFound(Problem):
+    def __init__(self, detail: str = "Không tìm thấy đối tượng được yêu cầu.") -> None:
+        super().__init__(404, "not_found", "Không tìm thấy", detail)
+
+
+class Conflict(Problem):
+    def __init__(self, detail: str, code: str = "conflict") -> None:
+        super().__init__(409, code, "Xung đột dữ liệu", detail)
+
+
+# Vietnamese wording for Pydantic's error types; anything unlisted gets a generic sentence.
+_VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": "Trường này là bắt buộc.",
+    "extra_forbidden": "Trường này không được phép.",
+    "string_type": "Phải là chuỗi ký tự.",
+    "string_too_short": "Phải có ít nhất {min_length} ký tự.",
+    "string_too_long": "Chỉ được tối đa {max_length} ký tự.",
+    "string_pattern_mismatch": "Không đúng định dạng yêu cầu.",
+    "int_type": "Phải là số nguyên.",
+    "int_parsing": "Phải là số nguyên.",
+    "int_from_float": "Phải là số nguyên.",
+    "float_type": "Phải là số.",
+    "float_parsing": "Phải là số.",
+    "bool_type": "Phải là true hoặc false.",
+    "bool_parsing": "Phải là true hoặc false.",
+    "greater_than": "Phải lớn hơn {gt}.",
+    "greater_than_equal": "Phải lớn hơn hoặc bằng {ge}.",
+    "less_than": "Phải nhỏ hơn {lt}.",
+    "less_than_equal": "Phải nhỏ hơn hoặc bằng {le}.",
+    "literal_error": "Phải là một trong các giá trị: {expected}.",
+    "enum": "Phải là một trong các giá trị: {expected}.",
+    "date_type": "Phải là ngày theo dạng YYYY-MM-DD.",
+    "date_parsing": "Phải là ngày theo dạng YYYY-MM-DD.",
+    "date_from_datetime_parsing": "Phải là ngày theo dạng YYYY-MM-DD.",
+    "datetime_type": "Phải là thời điểm theo ISO 8601.",
+    "datetime_parsing": "Phải là thời điểm theo ISO 8601.",
+    "uuid_type": "Phải là UUID.",
+    "uuid_parsing": "Phải là UUID.",
+    "list_type": "Phải là danh sách.",
+    "dict_type": "Phải là đối tượng JSON.",
+    "model_type": "Phải là đối tượng JSON.",
+    "model_attributes_type": "Phải là đối tượng JSON.",
+    "json_invalid": "Nội dung không phải JSON hợp lệ.",
+    "too_short": "Phải có ít nhất {min_length} phần tử.",
+    "too_long": "Chỉ được tối đa {max_length} phần tử.",
+    "value_error": "{reason}",
+    "assertion_error": "{reason}",
+    "string_unicode": "Chuỗi ký tự không hợp lệ.",
+}
+_GENERIC_FIELD_MESSAGE = "Giá trị không hợp lệ."
+
+
+def _field_message(error: dict[str, Any]) -> str:
+    template = _VALIDATION_MESSAGES.get(error.get("type", ""), _GENERIC_FIELD_MESSAGE)
+    context = dict(error.get("ctx") or {})
+    # Our own validators raise ValueError with a Vietnamese sentence: show it as is.
+    reason = context.get("error")
+    context["reason"] = str(reason) if reason else _GENERIC_FIELD_MESSAGE
+    try:
+        return template.format(**context)
+    except (KeyError, IndexError, ValueError):
+        return _GENERIC_FIELD_MESSAGE
+
+
+def field_errors(raw_errors: list[dict[str, Any]]) -> list[FieldError]:
+    return [
+        FieldError(
+            field=".".join(str(part) for part in error.get("loc", ())) or "body",
+            code=str(error.get("type", "invalid")),
+            message=_field_message(error),
+        )
+        for error in raw_errors
+    ]
+
+
+def problem_response(request: Request | None, problem: Problem) -> JSONResponse:
+    body = ProblemDetail(
+        type=PROBLEM_TYPE_BASE + problem.code,
+        title=problem.title,
+        status=problem.status,
+        detail=problem.detail,
+        code=problem.code,
+        instance=request.url.path if request is not None else None,
+        request_id=current_request_id(),
+        errors=problem.errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=problem.headers,
+    )
+
+
+# Framework-raised HTTP errors (unknown route, wrong method, …) mapped to stable codes.
+_HTTP_STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "Yêu cầu không hợp lệ", "Yêu cầu không đúng định dạng."),
+    401: ("not_authenticated", "Chưa xác thực", "Cần đăng nhập để dùng chức năng này."),
+    403: ("forbidden", "Không có quyền", "Tài khoản không có quyền thực hiện thao tác này."),
+    404: ("not_found", "Không tìm thấy", "Không tìm thấy địa chỉ hoặc đối tượng được yêu cầu."),
+    405: ("method_not_allowed", "Phương thức không được hỗ trợ",
+          "Địa chỉ này không hỗ trợ phương thức HTTP đã dùng."),
+    406: ("not_acceptable", "Không đáp ứng được định dạng", "Không có định dạng phản hồi phù hợp."),
+    413: ("payload_too_large", "Dữ liệu quá lớn", "Nội dung gửi lên vượt quá giới hạn cho phép."),
+    415: ("unsupported_media_type", "Định dạng không được hỗ trợ",
+          "Kiểu nội dung gửi lên không được hỗ trợ."),
+    429: ("too_many_requests", "Quá nhiều yêu cầu", "Vui lòng thử lại sau."),
+}
+
+
+async def _handle_problem(request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(request, exc)
+
+
+async def _handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = field_errors(list(exc.errors()))
+    fields = ", ".join(error.field for error in errors)
+    return problem_response(
+        request,
+        Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            f"Một số trường không hợp lệ: {fields}." if fields else "Dữ liệu gửi lên không hợp lệ.",
+            errors=errors,
+        ),
+    )
+
+
+async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, title, detail = _HTTP_STATUS_PROBLEMS.get(
+        exc.status_code,
+        (
+            f"http_{exc.status_code}",
+            "Lỗi yêu cầu",
+            HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "",
+        ),
+    )
+    return problem_response(
+        request, Problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _handle_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _handle_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring problem+json bodies for the given statuses."""
+    return {
+        status: {
+            "model": ProblemDetail,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,140 @@
+"""Structured JSON logs and the request id carried by every response.
+
+The access log records method, route path, status and duration only: never query strings,
+bodies or headers, because those can hold national IDs, passwords and tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# A caller-supplied id is kept only if it is short and plain, so it cannot smuggle data into logs.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+access_logger = logging.getLogger("hoctap.access")
+error_logger = logging.getLogger("hoctap.errors")
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}{request_id}",
+                style="{",
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_ensure_ascii=False,
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # uvicorn's own access log prints full URLs with query strings; ours replaces it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+_INTERNAL_ERROR_BODY = json.dumps(
+    {
+        "type": "https://hoctap.vn/problems/internal_error",
+        "title": "Lỗi hệ thống",
+        "status": 500,
+        "detail": "Đã xảy ra lỗi không mong muốn. Vui lòng thử lại hoặc báo quản trị viên "
+        "kèm mã yêu cầu.",
+        "code": "internal_error",
+    },
+    ensure_ascii=False,
+)
+
+
+class RequestContextMiddleware:
+    """Assigns a request id, logs one access line per request and answers unhandled errors.
+
+    Pure ASGI (no BaseHTTPMiddleware) so it adds no task switch per request. It is the
+    outermost layer we own, so a crash anywhere below still gets a problem+json 500 that
+    carries the request id in its header and body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        _request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_logger.exception("unhandled error", extra={"path": scope.get("path")})
+            if not response_started:
+                body = _INTERNAL_ERROR_BODY[:-1] + f', "request_id": "{request_id}"}}'
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/problem+json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body.encode("utf-8")})
+        finally:
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    # Path only: personal data travels in bodies, never in paths; the query
+                    # string is left out because it may carry search terms.
+                    "path": scope.get("path"),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

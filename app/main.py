@@ -1,0 +1,73 @@
+"""ASGI application factory.
+
+Everything the app needs (settings, engine, token service, password hasher) hangs off
+`app.state`, so tests can build several apps with different settings side by side.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
+
+from app.auth.passwords import Passwords
+from app.auth.router import router as auth_router
+from app.auth.router import users_router
+from app.auth.tokens import TokenService
+from app.config import Settings, get_settings
+from app.database import create_db_engine, create_session_factory
+from app.exceptions import install_problem_handlers
+from app.health.router import router as health_router
+from app.logs import RequestContextMiddleware, configure_logging
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+Sổ đăng ký các danh hiệu học tập: Công dân học tập, Gia đình học tập, Dòng họ học tập,
+Cộng đồng học tập và Đơn vị học tập.
+
+Lỗi trả về dạng `application/problem+json` (RFC 9457) với `code` ổn định và nội dung tiếng Việt.
+Danh sách trả về `{"items": [...], "total": N}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = create_db_engine(settings.sqlalchemy_url, settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPIOffline(
+        title="hoctap",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs" if settings.show_docs else None,
+        redoc_url=None,
+        static_url="/static/docs",
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": False},
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    app.state.tokens = TokenService(settings)
+    app.state.passwords = Passwords(settings)
+
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth_router)
+    api.include_router(users_router)
+    app.include_router(api)
+    app.include_router(health_router)
+
+    @app.get("/.well-known/jwks.json", tags=["auth"], summary="Khóa công khai để kiểm tra mã truy cập")
+    def jwks() -> dict:
+        return app.state.tokens.jwks()
+
+    return app

@@ -1,0 +1,200 @@
+"""Test fixtures: a real database (SQLite file, or a fresh PostgreSQL database when
+HOCTAP_TEST_DATABASE_URL is set), migrated with Alembic, and the app served by a real uvicorn
+on a loopback port so tests speak real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role, User
+from app.auth.passwords import Passwords
+from app.auth.schemas import UserCreate
+from app.auth.service import create_user
+from app.config import Settings
+from app.database import Base, create_db_engine, create_session_factory
+from app.main import create_app
+from app.migrate import upgrade
+from app.units.models import AdministrativeUnit
+from tests.helpers import DEFAULT_PASSWORD
+
+TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if TEST_DATABASE_URL:
+        return f"database: PostgreSQL ({make_url(TEST_DATABASE_URL).render_as_string(hide_password=True)})"
+    return "database: SQLite"
+
+
+@contextmanager
+def fresh_database(tmp_dir: Path) -> Iterator[str]:
+    """A new, empty database on the backend under test; dropped afterwards."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_dir / f'hoctap-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    server_url = make_url(TEST_DATABASE_URL)
+    name = f"hoctap_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Call inside `with` to get an extra fresh database URL."""
+    tmp_dir = tmp_path_factory.mktemp("databases")
+    return lambda: fresh_database(tmp_dir)
+
+
+@pytest.fixture(scope="session")
+def database_url(database_factory) -> Iterator[str]:
+    with database_factory() as url:
+        upgrade(url)
+        yield url
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    values = {
+        "database_url": database_url,
+        "environment": "development",
+        # Cheap Argon2 so tests that create accounts stay fast; production uses the default.
+        "argon2_memory_cost_kib": 1024,
+        "argon2_time_cost": 1,
+        "argon2_parallelism": 1,
+        "log_json": True,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with create_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test leaves empty tables behind (only when it uses the shared database)."""
+    engine: Engine | None = (
+        request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
+    )
+    yield
+    if engine is None:
+        return
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """Run `app` under uvicorn on a loopback port in a thread; yields its base URL."""
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings):
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def base_url(app) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def passwords(settings: Settings) -> Passwords:
+    return Passwords(settings)
+
+
+UnitFactory = Callable[..., AdministrativeUnit]
+
+
+@pytest.fixture
+def make_unit(session: Session) -> UnitFactory:
+    def make(code: str, name: str, level: str, parent: AdministrativeUnit | None = None,
+             unit_type: str | None = None, **fields) -> AdministrativeUnit:
+        unit = AdministrativeUnit(
+            code=code, name=name, level=level, unit_type=unit_type or level,
+            parent_id=parent.id if parent else None, **fields,
+        )
+        session.add(unit)
+        session.commit()
+        return unit
+
+    return make
+
+
+UserFactory = Callable[..., User]
+
+
+@pytest.fixture
+def make_user(session: Session, passwords: Passwords) -> UserFactory:
+    def make(username: str, role: Role = Role.ADMIN, unit_codes: list[str] | None = None,
+             password: str = DEFAULT_PASSWORD) -> User:
+        data = UserCreate(username=username, full_name=f"Người dùng {username}", password=password,
+                          role=role, unit_codes=unit_codes or [])
+        return create_user(session, passwords, data)
+
+    return make
