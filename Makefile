@@ -31,6 +31,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Rebuild the full pin list from a clean environment (run after changing pyproject.toml).
 lock:

@@ -9,7 +9,7 @@ import typer
 
 from app.config import get_settings
 
-cli = typer.Typer(help="hoctap: sổ đăng ký danh hiệu học tập.", no_args_is_help=True)
+cli = typer.Typer(help="hoctap: sổ đăng ký danh hiệu học tập.", no_args_is_help=True, pretty_exceptions_enable=False)
 users_cli = typer.Typer(help="Quản lý tài khoản.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
 
@@ -94,8 +94,7 @@ def users_create(
     else:
         password = typer.prompt("Mật khẩu", hide_input=True, confirmation_prompt=True)
     try:
-        data = UserCreate(username=username, full_name=full_name, password=password, role=role,
-                          unit_codes=unit or [])
+        data = UserCreate(username=username, full_name=full_name, password=password, role=role, unit_codes=unit or [])
     except ValidationError as error:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
         return

@@ -19,9 +19,7 @@ MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="HOCTAP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="HOCTAP_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
 
@@ -86,8 +84,7 @@ class Settings(BaseSettings):
         has_key = self.jwt_private_key is not None or self.jwt_private_key_file is not None
         if self.jwt_algorithm in ASYMMETRIC_ALGORITHMS and not has_key:
             raise ValueError(
-                f"HOCTAP_JWT_ALGORITHM={self.jwt_algorithm} needs HOCTAP_JWT_PRIVATE_KEY "
-                "or HOCTAP_JWT_PRIVATE_KEY_FILE"
+                f"HOCTAP_JWT_ALGORITHM={self.jwt_algorithm} needs HOCTAP_JWT_PRIVATE_KEY or HOCTAP_JWT_PRIVATE_KEY_FILE"
             )
         if not self.is_production:
             return self
@@ -95,8 +92,7 @@ class Settings(BaseSettings):
         secret = self.secret_key.get_secret_value()
         if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
             problems.append(
-                f"HOCTAP_SECRET_KEY must be set to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters"
+                f"HOCTAP_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
             )
         if self.jwt_algorithm not in ASYMMETRIC_ALGORITHMS:
             problems.append("HOCTAP_JWT_ALGORITHM must be ES256 or RS256 in production")

@@ -66,9 +66,7 @@ class Problem(Exception):  # noqa: N818 - it is the RFC 9457 name
 
 class NotAuthenticated(Problem):
     def __init__(self, detail: str = "Cần đăng nhập để dùng chức năng này.", code: str = "not_authenticated") -> None:
-        super().__init__(
-            401, code, "Chưa xác thực", detail, headers={"WWW-Authenticate": "Bearer"}
-        )
+        super().__init__(401, code, "Chưa xác thực", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Forbidden(Problem):
@@ -176,12 +174,10 @@ _HTTP_STATUS_PROBLEMS: dict[int, tuple[str, str, str]] = {
     401: ("not_authenticated", "Chưa xác thực", "Cần đăng nhập để dùng chức năng này."),
     403: ("forbidden", "Không có quyền", "Tài khoản không có quyền thực hiện thao tác này."),
     404: ("not_found", "Không tìm thấy", "Không tìm thấy địa chỉ hoặc đối tượng được yêu cầu."),
-    405: ("method_not_allowed", "Phương thức không được hỗ trợ",
-          "Địa chỉ này không hỗ trợ phương thức HTTP đã dùng."),
+    405: ("method_not_allowed", "Phương thức không được hỗ trợ", "Địa chỉ này không hỗ trợ phương thức HTTP đã dùng."),
     406: ("not_acceptable", "Không đáp ứng được định dạng", "Không có định dạng phản hồi phù hợp."),
     413: ("payload_too_large", "Dữ liệu quá lớn", "Nội dung gửi lên vượt quá giới hạn cho phép."),
-    415: ("unsupported_media_type", "Định dạng không được hỗ trợ",
-          "Kiểu nội dung gửi lên không được hỗ trợ."),
+    415: ("unsupported_media_type", "Định dạng không được hỗ trợ", "Kiểu nội dung gửi lên không được hỗ trợ."),
     429: ("too_many_requests", "Quá nhiều yêu cầu", "Vui lòng thử lại sau."),
 }
 

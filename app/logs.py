@@ -49,9 +49,7 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
             )
         )
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -68,8 +66,7 @@ _INTERNAL_ERROR_BODY = json.dumps(
         "type": "https://hoctap.vn/problems/internal_error",
         "title": "Lỗi hệ thống",
         "status": 500,
-        "detail": "Đã xảy ra lỗi không mong muốn. Vui lòng thử lại hoặc báo quản trị viên "
-        "kèm mã yêu cầu.",
+        "detail": "Đã xảy ra lỗi không mong muốn. Vui lòng thử lại hoặc báo quản trị viên kèm mã yêu cầu.",
         "code": "internal_error",
     },
     ensure_ascii=False,

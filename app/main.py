@@ -20,6 +20,7 @@ from app.database import create_db_engine, create_session_factory
 from app.exceptions import install_problem_handlers
 from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
+from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth_router)
     api.include_router(users_router)
+    api.include_router(units_router)
     app.include_router(api)
     app.include_router(health_router)
 

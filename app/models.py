@@ -2,6 +2,19 @@
 
 from app.auth.models import RefreshToken, User, UserUnit
 from app.database import Base
-from app.units.models import AdministrativeUnit
+from app.registry.models import Household, Organisation, Person, Residence
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
-__all__ = ["AdministrativeUnit", "Base", "RefreshToken", "User", "UserUnit"]
+__all__ = [
+    "AdministrativeUnit",
+    "Base",
+    "Household",
+    "Organisation",
+    "Person",
+    "RefreshToken",
+    "Residence",
+    "UnitAncestor",
+    "UnitSuccession",
+    "User",
+    "UserUnit",
+]

@@ -12,19 +12,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.units.models import AdministrativeUnit
+from app.units.seed import load_units
 
 SeedLoader = Callable[[Session], str]
 
-# Filled by the domain packages that ship seed data (units, criteria, targets).
-LOADERS: list[SeedLoader] = []
+# In dependency order; each returns one line for the report.
+LOADERS: list[SeedLoader] = [load_units]
 
 
 def database_is_empty(session: Session) -> bool:
-    return not session.scalar(select(func.count()).select_from(AdministrativeUnit))
+    return not session.scalar(
+        select(func.count()).select_from(AdministrativeUnit).where(AdministrativeUnit.source != "village")
+    )
 
 
 def load_builtin_seed(session: Session, *, force: bool = False) -> list[str]:
     if not force and not database_is_empty(session):
         return ["Database already holds data; seed skipped (use --force to reload)."]
-    report = [loader(session) for loader in LOADERS]
-    return report or ["No built-in seed data to load."]
+    return [loader(session) for loader in LOADERS]

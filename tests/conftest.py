@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, delete, make_url, select, text
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
@@ -27,7 +27,8 @@ from app.config import Settings
 from app.database import Base, create_db_engine, create_session_factory
 from app.main import create_app
 from app.migrate import upgrade
-from app.units.models import AdministrativeUnit
+from app.seeding import load_builtin_seed
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from tests.helpers import DEFAULT_PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")
@@ -67,8 +68,13 @@ def database_factory(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def database_url(database_factory) -> Iterator[str]:
+    """The shared test database: migrated and loaded with the built-in seed."""
     with database_factory() as url:
         upgrade(url)
+        engine = create_db_engine(url)
+        with create_session_factory(engine)() as session:
+            load_builtin_seed(session)
+        engine.dispose()
         yield url
 
 
@@ -108,15 +114,24 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test leaves empty tables behind (only when it uses the shared database)."""
-    engine: Engine | None = (
-        request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
-    )
+    engine: Engine | None = request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
     yield
     if engine is None:
         return
+    seeded = {AdministrativeUnit.__table__, UnitAncestor.__table__, UnitSuccession.__table__}
+    villages = select(AdministrativeUnit.id).where(AdministrativeUnit.source == "village").scalar_subquery()
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+            if table not in seeded:
+                connection.execute(table.delete())
+        # Seeded units stay; what a test added (villages and their links) goes.
+        connection.execute(
+            delete(UnitSuccession).where(
+                UnitSuccession.predecessor_id.in_(villages) | UnitSuccession.successor_id.in_(villages)
+            )
+        )
+        connection.execute(delete(UnitAncestor).where(UnitAncestor.unit_id.in_(villages)))
+        connection.execute(delete(AdministrativeUnit).where(AdministrativeUnit.source == "village"))
 
 
 def _free_port() -> int:
@@ -129,8 +144,7 @@ def _free_port() -> int:
 def serve(app) -> Iterator[str]:
     """Run `app` under uvicorn on a loopback port in a thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -168,33 +182,21 @@ def passwords(settings: Settings) -> Passwords:
     return Passwords(settings)
 
 
-UnitFactory = Callable[..., AdministrativeUnit]
-
-
-@pytest.fixture
-def make_unit(session: Session) -> UnitFactory:
-    def make(code: str, name: str, level: str, parent: AdministrativeUnit | None = None,
-             unit_type: str | None = None, **fields) -> AdministrativeUnit:
-        unit = AdministrativeUnit(
-            code=code, name=name, level=level, unit_type=unit_type or level,
-            parent_id=parent.id if parent else None, **fields,
-        )
-        session.add(unit)
-        session.commit()
-        return unit
-
-    return make
-
-
 UserFactory = Callable[..., User]
 
 
 @pytest.fixture
 def make_user(session: Session, passwords: Passwords) -> UserFactory:
-    def make(username: str, role: Role = Role.ADMIN, unit_codes: list[str] | None = None,
-             password: str = DEFAULT_PASSWORD) -> User:
-        data = UserCreate(username=username, full_name=f"Người dùng {username}", password=password,
-                          role=role, unit_codes=unit_codes or [])
+    def make(
+        username: str, role: Role = Role.ADMIN, unit_codes: list[str] | None = None, password: str = DEFAULT_PASSWORD
+    ) -> User:
+        data = UserCreate(
+            username=username,
+            full_name=f"Người dùng {username}",
+            password=password,
+            role=role,
+            unit_codes=unit_codes or [],
+        )
         return create_user(session, passwords, data)
 
     return make

@@ -27,9 +27,15 @@ def _b64(data: dict) -> str:
 def _claims(user_id: int, settings, **overrides) -> dict:
     now = datetime.now(UTC)
     claims = {
-        "sub": str(user_id), "role": "admin", "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-        "iat": int(now.timestamp()), "nbf": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=5)).timestamp()), "jti": "x" * 32, "typ": "access",
+        "sub": str(user_id),
+        "role": "admin",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "jti": "x" * 32,
+        "typ": "access",
     }
     claims.update(overrides)
     return claims
@@ -37,8 +43,9 @@ def _claims(user_id: int, settings, **overrides) -> dict:
 
 def _ec_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def test_login_returns_working_access_and_refresh_tokens(client, make_user):
@@ -83,8 +90,12 @@ def test_expired_token_is_401(client, make_user, app, settings):
 
 def test_token_signed_with_another_key_is_401(client, make_user, settings):
     user = make_user("admin1")
-    forged = jwt.encode(_claims(user.id, settings), "another-secret-of-at-least-32-bytes!!",
-                        algorithm="HS256", headers={"kid": "dev-hs256"})
+    forged = jwt.encode(
+        _claims(user.id, settings),
+        "another-secret-of-at-least-32-bytes!!",
+        algorithm="HS256",
+        headers={"kid": "dev-hs256"},
+    )
     assert_problem(client.get(ME, headers=bearer(forged)), 401, "invalid_token")
 
 
@@ -97,8 +108,12 @@ def test_unsigned_alg_none_token_is_401(client, make_user, settings):
 def test_token_with_algorithm_outside_the_allowed_list_is_401(client, make_user, settings):
     user = make_user("admin1")
     # Right secret, wrong algorithm: HS512 is not in the allowed list.
-    token = jwt.encode(_claims(user.id, settings), settings.secret_key.get_secret_value(),
-                       algorithm="HS512", headers={"kid": "dev-hs256"})
+    token = jwt.encode(
+        _claims(user.id, settings),
+        settings.secret_key.get_secret_value(),
+        algorithm="HS512",
+        headers={"kid": "dev-hs256"},
+    )
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
@@ -114,8 +129,12 @@ def test_token_with_algorithm_outside_the_allowed_list_is_401(client, make_user,
 )
 def test_token_for_another_audience_issuer_or_purpose_is_401(client, make_user, settings, claims_change):
     user = make_user("admin1")
-    token = jwt.encode(_claims(user.id, settings, **claims_change), settings.secret_key.get_secret_value(),
-                       algorithm="HS256", headers={"kid": "dev-hs256"})
+    token = jwt.encode(
+        _claims(user.id, settings, **claims_change),
+        settings.secret_key.get_secret_value(),
+        algorithm="HS256",
+        headers={"kid": "dev-hs256"},
+    )
     assert_problem(client.get(ME, headers=bearer(token)), 401, "invalid_token")
 
 
@@ -136,11 +155,15 @@ def test_deactivated_user_token_stops_working(client, make_user):
     response = client.patch(f"/api/v1/users/{other.id}", json={"is_active": False}, headers=bearer(admin_token))
     assert response.status_code == 200, response.text
     assert_problem(client.get(ME, headers=bearer(victim["access_token"])), 401, "invalid_token")
-    refreshed = client.post("/api/v1/auth/token",
-                            data={"grant_type": "refresh_token", "refresh_token": victim["refresh_token"]})
+    refreshed = client.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": victim["refresh_token"]}
+    )
     assert_problem(refreshed, 401, "invalid_refresh_token")
-    assert_problem(client.post("/api/v1/auth/token", data={"username": "admin2", "password": DEFAULT_PASSWORD}),
-                   401, "invalid_credentials")
+    assert_problem(
+        client.post("/api/v1/auth/token", data={"username": "admin2", "password": DEFAULT_PASSWORD}),
+        401,
+        "invalid_credentials",
+    )
 
 
 def test_refresh_rotates_and_a_reused_token_revokes_the_family(client, make_user):
@@ -164,8 +187,9 @@ def test_revoke_logs_out(client, make_user):
     make_user("admin1")
     tokens = login(client, "admin1")
     assert client.post("/api/v1/auth/revoke", json={"refresh_token": tokens["refresh_token"]}).status_code == 204
-    again = client.post("/api/v1/auth/token",
-                        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    again = client.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert_problem(again, 401, "invalid_refresh_token")
     # Unknown tokens are accepted silently (RFC 7009), so the endpoint is no token oracle.
     assert client.post("/api/v1/auth/revoke", json={"refresh_token": "nope"}).status_code == 204
@@ -174,15 +198,23 @@ def test_revoke_logs_out(client, make_user):
 def test_password_change_invalidates_existing_sessions(client, make_user):
     make_user("admin1")
     old = login(client, "admin1")
-    wrong = client.post("/api/v1/auth/password", headers=bearer(old["access_token"]),
-                        json={"current_password": "khong-dung-123", "new_password": "mat-khau-moi-12345"})
+    wrong = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(old["access_token"]),
+        json={"current_password": "khong-dung-123", "new_password": "mat-khau-moi-12345"},
+    )
     assert assert_problem(wrong, 422, "validation_failed")["errors"][0]["field"] == "body.current_password"
-    changed = client.post("/api/v1/auth/password", headers=bearer(old["access_token"]),
-                          json={"current_password": DEFAULT_PASSWORD, "new_password": "mat-khau-moi-12345"})
+    changed = client.post(
+        "/api/v1/auth/password",
+        headers=bearer(old["access_token"]),
+        json={"current_password": DEFAULT_PASSWORD, "new_password": "mat-khau-moi-12345"},
+    )
     assert changed.status_code == 204
-    assert_problem(client.post("/api/v1/auth/token",
-                               data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}),
-                   401, "invalid_refresh_token")
+    assert_problem(
+        client.post("/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}),
+        401,
+        "invalid_refresh_token",
+    )
     new = login(client, "admin1", "mat-khau-moi-12345")
     assert client.get(ME, headers=bearer(new["access_token"])).status_code == 200
 
@@ -191,8 +223,14 @@ def test_password_change_invalidates_existing_sessions(client, make_user):
 def es256_server(database_url):
     """A second app on the same database, signing with ES256 and a key id, as in production."""
     pem = _ec_pem()
-    settings = make_settings(database_url, jwt_algorithm="ES256", jwt_private_key=pem, jwt_kid="key-2026",
-                             argon2_memory_cost_kib=1024, argon2_time_cost=1)
+    settings = make_settings(
+        database_url,
+        jwt_algorithm="ES256",
+        jwt_private_key=pem,
+        jwt_kid="key-2026",
+        argon2_memory_cost_kib=1024,
+        argon2_time_cost=1,
+    )
     from app.main import create_app
 
     app = create_app(settings)
@@ -219,14 +257,18 @@ def test_es256_server_rejects_other_keys_and_algorithm_confusion(es256_server, m
     url, settings, pem = es256_server
     user = make_user("admin1")
     claims = _claims(user.id, settings)
-    rsa_pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
     forged = {
         "another EC key, same kid": jwt.encode(claims, _ec_pem(), algorithm="ES256", headers={"kid": "key-2026"}),
         "unknown kid": jwt.encode(claims, pem, algorithm="ES256", headers={"kid": "other"}),
         "RS256 not allowed": jwt.encode(claims, rsa_pem, algorithm="RS256", headers={"kid": "key-2026"}),
-        "development HS256 token": jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256",
-                                              headers={"kid": "dev-hs256"}),
+        "development HS256 token": jwt.encode(
+            claims, settings.secret_key.get_secret_value(), algorithm="HS256", headers={"kid": "dev-hs256"}
+        ),
     }
     with httpx.Client(base_url=url) as client:
         for name, token in forged.items():
@@ -242,10 +284,16 @@ def test_es256_server_rejects_hs256_token_keyed_with_its_public_key(es256_server
 
     url, settings, pem = es256_server
     user = make_user("admin1")
-    public_pem = serialization.load_pem_private_key(pem.encode(), None).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = (
+        serialization.load_pem_private_key(pem.encode(), None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': 'key-2026'})}.{_b64(_claims(user.id, settings))}"
-    signature = base64.urlsafe_b64encode(
-        hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    signature = (
+        base64.urlsafe_b64encode(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     with httpx.Client(base_url=url) as client:
         assert_problem(client.get(ME, headers=bearer(f"{signing_input}.{signature}")), 401, "invalid_token")

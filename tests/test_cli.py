@@ -19,13 +19,19 @@ HOCTAP = [sys.executable, "-c", "from app.cli import main; main()"]
 @pytest.fixture
 def cli_env(database_factory):
     with database_factory() as url:
-        yield {**os.environ, "HOCTAP_DATABASE_URL": url, "HOCTAP_ARGON2_MEMORY_COST_KIB": "1024",
-               "HOCTAP_ARGON2_TIME_COST": "1", "HOCTAP_ARGON2_PARALLELISM": "1"}
+        yield {
+            **os.environ,
+            "HOCTAP_DATABASE_URL": url,
+            "HOCTAP_ARGON2_MEMORY_COST_KIB": "1024",
+            "HOCTAP_ARGON2_TIME_COST": "1",
+            "HOCTAP_ARGON2_PARALLELISM": "1",
+        }
 
 
 def run(env: dict, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*HOCTAP, *args], cwd=PROJECT_ROOT, env=env, input=stdin, text=True,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [*HOCTAP, *args], cwd=PROJECT_ROOT, env=env, input=stdin, text=True, capture_output=True, timeout=120
+    )
 
 
 def _free_port() -> int:
@@ -38,14 +44,29 @@ def test_migrate_seed_create_admin_and_serve(cli_env):
     assert run(cli_env, "migrate").returncode == 0
     seeded = run(cli_env, "seed")
     assert seeded.returncode == 0, seeded.stderr
-    created = run(cli_env, "users", "create", "--username", "quantri", "--full-name", "Quản trị viên",
-                  "--password-stdin", stdin="mat-khau-quan-tri-1\n")
+    created = run(
+        cli_env,
+        "users",
+        "create",
+        "--username",
+        "quantri",
+        "--full-name",
+        "Quản trị viên",
+        "--password-stdin",
+        stdin="mat-khau-quan-tri-1\n",
+    )
     assert created.returncode == 0, created.stderr
     assert "mat-khau-quan-tri-1" not in created.stdout + created.stderr
 
     port = _free_port()
-    server = subprocess.Popen([*HOCTAP, "serve", "--port", str(port)], cwd=PROJECT_ROOT, env=cli_env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*HOCTAP, "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -58,8 +79,9 @@ def test_migrate_seed_create_admin_and_serve(cli_env):
             assert server.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").status_code == 200
-        token = httpx.post(f"{base}/api/v1/auth/token",
-                           data={"username": "quantri", "password": "mat-khau-quan-tri-1"}).json()["access_token"]
+        token = httpx.post(
+            f"{base}/api/v1/auth/token", data={"username": "quantri", "password": "mat-khau-quan-tri-1"}
+        ).json()["access_token"]
         me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
         assert me["role"] == "admin"
     finally:
@@ -72,12 +94,33 @@ def test_migrate_seed_create_admin_and_serve(cli_env):
 
 def test_users_create_reports_bad_input_and_writes_nothing(cli_env):
     assert run(cli_env, "migrate").returncode == 0
-    short = run(cli_env, "users", "create", "--username", "a1b", "--full-name", "X", "--password-stdin",
-                stdin="ngan\n")
+    short = run(cli_env, "users", "create", "--username", "a1b", "--full-name", "X", "--password-stdin", stdin="ngan\n")
     assert short.returncode == 1 and "password" in short.stderr
-    no_unit = run(cli_env, "users", "create", "--username", "canbo", "--full-name", "X", "--role", "assessor",
-                  "--unit", "00367", "--password-stdin", stdin="mat-khau-du-dai-1\n")
+    no_unit = run(
+        cli_env,
+        "users",
+        "create",
+        "--username",
+        "canbo",
+        "--full-name",
+        "X",
+        "--role",
+        "assessor",
+        "--unit",
+        "00367",
+        "--password-stdin",
+        stdin="mat-khau-du-dai-1\n",
+    )
     assert no_unit.returncode == 1 and "00367" in no_unit.stderr
-    again = run(cli_env, "users", "create", "--username", "canbo", "--full-name", "X", "--password-stdin",
-                stdin="mat-khau-du-dai-1\n")
+    again = run(
+        cli_env,
+        "users",
+        "create",
+        "--username",
+        "canbo",
+        "--full-name",
+        "X",
+        "--password-stdin",
+        stdin="mat-khau-du-dai-1\n",
+    )
     assert again.returncode == 0, again.stderr  # the refused attempts left no row behind

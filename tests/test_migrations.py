@@ -42,8 +42,9 @@ def test_downgrade_to_base_and_upgrade_again_with_the_alembic_command(database_f
         env = {**os.environ, "HOCTAP_DATABASE_URL": url}
 
         def alembic(*args: str) -> None:
-            subprocess.run([sys.executable, "-m", "alembic", *args], cwd=PROJECT_ROOT, env=env, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "alembic", *args], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True
+            )
 
         alembic("upgrade", "head")
         assert set(Base.metadata.tables) <= _tables(url)

@@ -11,12 +11,17 @@ USERS = "/api/v1/users"
 
 
 @pytest.fixture
-def units(make_unit):
-    hanoi = make_unit("01", "Thành phố Hà Nội", "province", unit_type="thanh_pho_truc_thuoc_tw")
-    ward = make_unit("00367", "Phường Thanh Xuân", "commune", hanoi, unit_type="phuong")
-    old = make_unit("00001", "Phường Đã Sáp Nhập", "commune", hanoi, unit_type="phuong",
-                    valid_to=__import__("datetime").date(2025, 7, 1))
-    return {"province": hanoi, "ward": ward, "old": old}
+def units(session):
+    """Seeded units: Hà Nội, today's Phường Thanh Xuân, and a ward that ended on 2025-01-01."""
+    from datetime import date
+
+    from app.units.service import get_unit
+
+    return {
+        "province": get_unit(session, "01", date.today()),
+        "ward": get_unit(session, "00367", date.today()),
+        "old": get_unit(session, "00370", date(2024, 6, 1)),
+    }
 
 
 @pytest.fixture
@@ -26,10 +31,17 @@ def admin_headers(client, make_user):
 
 
 def test_admin_creates_an_officer_bound_to_a_commune(client, admin_headers, units):
-    response = client.post(USERS, headers=admin_headers, json={
-        "username": "CanBo.TX", "full_name": "Nguyễn Văn A", "password": "mat-khau-can-bo-1",
-        "role": "commune_officer", "unit_codes": ["00367"],
-    })
+    response = client.post(
+        USERS,
+        headers=admin_headers,
+        json={
+            "username": "CanBo.TX",
+            "full_name": "Nguyễn Văn A",
+            "password": "mat-khau-can-bo-1",
+            "role": "commune_officer",
+            "unit_codes": ["00367"],
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["username"] == "canbo.tx"
@@ -57,8 +69,8 @@ def test_list_users_is_an_envelope_with_filters(client, admin_headers, make_user
 @pytest.mark.parametrize(
     ("payload", "field", "code"),
     [
-        ({"role": "commune_officer", "unit_codes": ["99999"]}, "body.unit_codes.0", "unknown_unit"),
-        ({"role": "commune_officer", "unit_codes": ["00001"]}, "body.unit_codes.0", "unknown_unit"),
+        ({"role": "commune_officer", "unit_codes": ["99998"]}, "body.unit_codes.0", "unknown_unit"),
+        ({"role": "commune_officer", "unit_codes": ["00370"]}, "body.unit_codes.0", "unknown_unit"),
         ({"role": "commune_officer", "unit_codes": ["01"]}, "body.unit_codes.0", "wrong_unit_level"),
         ({"role": "province_officer", "unit_codes": ["00367"]}, "body.unit_codes.0", "wrong_unit_level"),
         ({"role": "assessor", "unit_codes": []}, "body.unit_codes", "missing"),
@@ -95,19 +107,24 @@ def test_only_admins_manage_accounts(client, make_user, units, role):
 
 def test_role_change_rechecks_the_jurisdiction(client, admin_headers, make_user, units):
     user = make_user("assessor1", Role.ASSESSOR, ["00367"])
-    problem = assert_problem(client.patch(f"{USERS}/{user.id}", headers=admin_headers,
-                                          json={"role": "province_officer"}), 422, "validation_failed")
+    problem = assert_problem(
+        client.patch(f"{USERS}/{user.id}", headers=admin_headers, json={"role": "province_officer"}),
+        422,
+        "validation_failed",
+    )
     assert problem["errors"][0]["code"] == "wrong_unit_level"
-    moved = client.patch(f"{USERS}/{user.id}", headers=admin_headers,
-                         json={"role": "province_officer", "unit_codes": ["01"]})
+    moved = client.patch(
+        f"{USERS}/{user.id}", headers=admin_headers, json={"role": "province_officer", "unit_codes": ["01"]}
+    )
     assert moved.status_code == 200, moved.text
     assert [u["code"] for u in moved.json()["units"]] == ["01"]
 
 
 def test_the_last_admin_cannot_be_locked_out(client, admin_headers, make_user):
     me = client.get("/api/v1/auth/me", headers=admin_headers).json()
-    assert_problem(client.patch(f"{USERS}/{me['id']}", headers=admin_headers, json={"is_active": False}),
-                   409, "last_admin")
+    assert_problem(
+        client.patch(f"{USERS}/{me['id']}", headers=admin_headers, json={"is_active": False}), 409, "last_admin"
+    )
     make_user("admin2")
     assert client.patch(f"{USERS}/{me['id']}", headers=admin_headers, json={"is_active": False}).status_code == 200
 

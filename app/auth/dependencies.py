@@ -12,7 +12,8 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.models import Role
 from app.auth.passwords import Passwords
-from app.auth.service import Principal, load_principal
+from app.auth.principal import Principal
+from app.auth.service import load_principal
 from app.auth.tokens import TokenService
 from app.database import SessionDep
 from app.exceptions import Forbidden, NotAuthenticated

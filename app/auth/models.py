@@ -30,9 +30,7 @@ class User(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_changed_at: Mapped[datetime | None]
 
-    units: Mapped[list[UserUnit]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="raise"
-    )
+    units: Mapped[list[UserUnit]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="raise")
 
 
 class UserUnit(Base):
@@ -41,9 +39,7 @@ class UserUnit(Base):
     __tablename__ = "user_units"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    unit_id: Mapped[int] = mapped_column(
-        ForeignKey("administrative_units.id"), primary_key=True, index=True
-    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True, index=True)
 
     user: Mapped[User] = relationship(back_populates="units", lazy="raise")
 

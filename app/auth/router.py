@@ -55,10 +55,13 @@ def issue_token(
     missing = [name for name in required if not given[name]]
     if missing:
         raise Problem(
-            422, "validation_failed", "Dữ liệu không hợp lệ",
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
             f"Thiếu trường: {', '.join(missing)}.",
-            errors=[FieldError(field=f"body.{name}", code="missing", message="Trường này là bắt buộc.")
-                    for name in missing],
+            errors=[
+                FieldError(field=f"body.{name}", code="missing", message="Trường này là bắt buộc.") for name in missing
+            ],
         )
     if grant_type == "refresh_token":
         return service.refresh_tokens(session, tokens, refresh_token or "")
@@ -136,8 +139,6 @@ def read_user(session: SessionDep, user_id: IdPath) -> UserOut:
     responses=problem_responses(404, 409, 422),
     summary="Sửa tài khoản: vai trò, phạm vi, khóa/mở, đặt lại mật khẩu",
 )
-def update_user(
-    session: SessionDep, passwords: PasswordsDep, user_id: IdPath, body: UserUpdate
-) -> UserOut:
+def update_user(session: SessionDep, passwords: PasswordsDep, user_id: IdPath, body: UserUpdate) -> UserOut:
     user = service.get_user(session, user_id)
     return service.user_out(session, service.update_user(session, passwords, user, body))

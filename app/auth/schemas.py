@@ -11,14 +11,15 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.auth.models import Role
+from app.units.schemas import UnitCodeStr
 
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=64,
-                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    ),
 ]
 Password = Annotated[str, Field(min_length=10, max_length=256)]
-UnitCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2,5}$")]
 
 
 class InputModel(BaseModel):
@@ -64,7 +65,7 @@ class UserCreate(InputModel):
     full_name: str = Field(min_length=1, max_length=200)
     password: Password
     role: Role
-    unit_codes: list[UnitCode] = Field(
+    unit_codes: list[UnitCodeStr] = Field(
         default_factory=list,
         max_length=500,
         description="Mã đơn vị hành chính (đang có hiệu lực) thuộc phạm vi của tài khoản",
@@ -82,7 +83,7 @@ class UserCreate(InputModel):
 class UserUpdate(InputModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
-    unit_codes: list[UnitCode] | None = Field(default=None, max_length=500)
+    unit_codes: list[UnitCodeStr] | None = Field(default=None, max_length=500)
     is_active: bool | None = None
     password: Password | None = None
 

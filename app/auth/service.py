@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select, update
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import RefreshToken, Role, User, UserUnit
 from app.auth.passwords import Passwords
+from app.auth.principal import Principal
 from app.auth.schemas import TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
 from app.auth.tokens import TokenService, refresh_token_digest
 from app.database import utcnow
@@ -34,20 +34,6 @@ _LEVEL_NAMES = {
     UnitLevel.COMMUNE: "xã/phường",
     UnitLevel.VILLAGE: "thôn/tổ dân phố",
 }
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of a request."""
-
-    id: int
-    username: str
-    role: Role
-    unit_ids: frozenset[int]
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
 
 
 def _validation_problem(field: str, code: str, message: str) -> Problem:
@@ -75,9 +61,7 @@ def authenticate(session: Session, passwords: Passwords, username: str, password
     return user
 
 
-def issue_tokens(
-    session: Session, tokens: TokenService, user: User, family_id: str | None = None
-) -> TokenResponse:
+def issue_tokens(session: Session, tokens: TokenService, user: User, family_id: str | None = None) -> TokenResponse:
     access_token, expires_in = tokens.issue_access_token(user.id, user.role)
     plain, digest = tokens.new_refresh_token()
     now = utcnow()
@@ -155,9 +139,7 @@ def load_principal(session: Session, user_id: int, token_issued_at: int) -> Prin
     return Principal(id=user.id, username=user.username, role=Role(user.role), unit_ids=frozenset(unit_ids))
 
 
-def change_own_password(
-    session: Session, passwords: Passwords, principal: Principal, current: str, new: str
-) -> None:
+def change_own_password(session: Session, passwords: Passwords, principal: Principal, current: str, new: str) -> None:
     user = session.get(User, principal.id)
     if user is None or not passwords.verify(user.password_hash, current):
         raise _validation_problem("body.current_password", "wrong_password", "Mật khẩu hiện tại không đúng.")
@@ -189,15 +171,19 @@ def _resolve_jurisdiction(session: Session, role: Role, codes: list[str]) -> lis
     for index, code in enumerate(codes):
         unit = found.get(code)
         if unit is None:
-            errors.append(FieldError(field=f"body.unit_codes.{index}", code="unknown_unit",
-                                     message=f"Không có đơn vị hành chính mã {code} đang có hiệu lực."))
+            errors.append(
+                FieldError(
+                    field=f"body.unit_codes.{index}",
+                    code="unknown_unit",
+                    message=f"Không có đơn vị hành chính mã {code} đang có hiệu lực.",
+                )
+            )
         elif unit.level not in allowed:
             levels = ", ".join(_LEVEL_NAMES[UnitLevel(level)] for level in sorted(allowed))
             message = f"Vai trò này chỉ gắn với đơn vị cấp {levels}; {unit.name} không phù hợp."
             errors.append(FieldError(field=f"body.unit_codes.{index}", code="wrong_unit_level", message=message))
     if errors:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ",
-                      "Một số đơn vị không hợp lệ.", errors=errors)
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số đơn vị không hợp lệ.", errors=errors)
     return [found[code].id for code in codes]
 
 
@@ -206,8 +192,13 @@ def _user_outs(session: Session, users: list[User]) -> list[UserOut]:
     units: dict[int, list[UnitRef]] = defaultdict(list)
     if users:
         rows = session.execute(
-            select(UserUnit.user_id, AdministrativeUnit.id, AdministrativeUnit.code,
-                   AdministrativeUnit.name, AdministrativeUnit.level)
+            select(
+                UserUnit.user_id,
+                AdministrativeUnit.id,
+                AdministrativeUnit.code,
+                AdministrativeUnit.name,
+                AdministrativeUnit.level,
+            )
             .join(AdministrativeUnit, AdministrativeUnit.id == UserUnit.unit_id)
             .where(UserUnit.user_id.in_([user.id for user in users]))
             .order_by(AdministrativeUnit.code)
@@ -215,9 +206,16 @@ def _user_outs(session: Session, users: list[User]) -> list[UserOut]:
         for user_id, unit_id, code, name, level in rows:
             units[user_id].append(UnitRef(id=unit_id, code=code, name=name, level=level))
     return [
-        UserOut(id=user.id, username=user.username, full_name=user.full_name, role=Role(user.role),
-                is_active=user.is_active, units=units[user.id], created_at=user.created_at,
-                updated_at=user.updated_at)
+        UserOut(
+            id=user.id,
+            username=user.username,
+            full_name=user.full_name,
+            role=Role(user.role),
+            is_active=user.is_active,
+            units=units[user.id],
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
         for user in users
     ]
 
@@ -233,9 +231,7 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def list_users(
-    session: Session, *, role: Role | None, limit: int, offset: int
-) -> tuple[list[UserOut], int]:
+def list_users(session: Session, *, role: Role | None, limit: int, offset: int) -> tuple[list[UserOut], int]:
     query = select(User)
     if role is not None:
         query = query.where(User.role == role)
@@ -268,25 +264,27 @@ def create_user(session: Session, passwords: Passwords, data: UserCreate) -> Use
 
 
 def _active_admins(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active.is_(True))
-    ) or 0
+    return (
+        session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active.is_(True)))
+        or 0
+    )
 
 
 def update_user(session: Session, passwords: Passwords, user: User, data: UserUpdate) -> User:
     role = data.role or Role(user.role)
-    losing_admin = user.role == Role.ADMIN and user.is_active and (
-        role != Role.ADMIN or data.is_active is False
-    )
+    losing_admin = user.role == Role.ADMIN and user.is_active and (role != Role.ADMIN or data.is_active is False)
     if losing_admin and _active_admins(session) <= 1:
         raise Conflict("Không thể bỏ quyền hoặc khóa quản trị viên cuối cùng.", code="last_admin")
     if data.unit_codes is not None or data.role is not None:
         codes = data.unit_codes
         if codes is None:  # role changed, units kept: check they still fit the new role
-            codes = list(session.scalars(
-                select(AdministrativeUnit.code).join(UserUnit, UserUnit.unit_id == AdministrativeUnit.id)
-                .where(UserUnit.user_id == user.id)
-            ))
+            codes = list(
+                session.scalars(
+                    select(AdministrativeUnit.code)
+                    .join(UserUnit, UserUnit.unit_id == AdministrativeUnit.id)
+                    .where(UserUnit.user_id == user.id)
+                )
+            )
         unit_ids = _resolve_jurisdiction(session, role, codes)
         session.execute(delete(UserUnit).where(UserUnit.user_id == user.id))
         session.add_all(UserUnit(user_id=user.id, unit_id=unit_id) for unit_id in unit_ids)

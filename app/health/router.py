@@ -31,8 +31,12 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses=problem_responses(503),
-            summary="Sẵn sàng phục vụ: CSDL kết nối được và đã nâng cấp tới phiên bản mới nhất")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses=problem_responses(503),
+    summary="Sẵn sàng phục vụ: CSDL kết nối được và đã nâng cấp tới phiên bản mới nhất",
+)
 def readyz(request: Request) -> Readiness:
     try:
         with request.app.state.engine.connect() as connection:
@@ -40,10 +44,13 @@ def readyz(request: Request) -> Readiness:
             current = current_revisions(connection)
     except SQLAlchemyError:
         logger.warning("readiness: database unreachable", exc_info=True)
-        raise Problem(503, "database_unavailable", "Chưa sẵn sàng",
-                      "Không kết nối được cơ sở dữ liệu.") from None
+        raise Problem(503, "database_unavailable", "Chưa sẵn sàng", "Không kết nối được cơ sở dữ liệu.") from None
     heads = head_revisions()
     if current != heads:
-        raise Problem(503, "migrations_pending", "Chưa sẵn sàng",
-                      "Cơ sở dữ liệu chưa được nâng cấp tới phiên bản mới nhất (chạy `hoctap migrate`).")
+        raise Problem(
+            503,
+            "migrations_pending",
+            "Chưa sẵn sàng",
+            "Cơ sở dữ liệu chưa được nâng cấp tới phiên bản mới nhất (chạy `hoctap migrate`).",
+        )
     return Readiness(status="ok", database="ok", migration=",".join(sorted(heads)))

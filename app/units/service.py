@@ -1,20 +1,38 @@
-"""Service functions for administrative units."""
+"""Service functions for administrative units: resolution by code and date, search, detail
+with successions, villages, and jurisdiction checks."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from pydantic import ValidationError
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from app.units.models import AdministrativeUnit
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.database import utcnow
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, field_errors
+from app.text import plain
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel, UnitSuccession
+from app.units.schemas import (
+    SuccessionLink,
+    UnitDetail,
+    UnitSummary,
+    VillageCreate,
+    VillageUpdate,
+)
+
+MAX_IMPORT_ROWS = 2000
 
 
-def in_force_on(as_of: date):
+def in_force_on(as_of: date, unit=AdministrativeUnit):
     """SQL condition: the unit exists on `as_of` (valid_from ≤ as_of < valid_to)."""
     return (
-        or_(AdministrativeUnit.valid_from.is_(None), AdministrativeUnit.valid_from <= as_of),
-        or_(AdministrativeUnit.valid_to.is_(None), AdministrativeUnit.valid_to > as_of),
+        or_(unit.valid_from.is_(None), unit.valid_from <= as_of),
+        or_(unit.valid_to.is_(None), unit.valid_to > as_of),
     )
 
 
@@ -22,7 +40,342 @@ def units_by_codes(session: Session, codes: list[str], as_of: date) -> dict[str,
     """The units carrying these official codes on `as_of`, keyed by code (missing codes absent)."""
     if not codes:
         return {}
-    rows = session.scalars(
-        select(AdministrativeUnit).where(AdministrativeUnit.code.in_(codes), *in_force_on(as_of))
-    )
+    rows = session.scalars(select(AdministrativeUnit).where(AdministrativeUnit.code.in_(codes), *in_force_on(as_of)))
     return {unit.code: unit for unit in rows}
+
+
+def get_unit(session: Session, code: str, as_of: date) -> AdministrativeUnit:
+    unit = units_by_codes(session, [code], as_of).get(code)
+    if unit is None:
+        raise NotFound(f"Không có đơn vị hành chính mã {code} vào ngày {as_of:%d/%m/%Y}.")
+    return unit
+
+
+def summary(unit: AdministrativeUnit) -> UnitSummary:
+    return UnitSummary(
+        id=unit.id,
+        code=unit.code,
+        name=unit.name,
+        unit_type=unit.unit_type,
+        level=UnitLevel(unit.level),
+        valid_from=unit.valid_from,
+        valid_to=unit.valid_to,
+    )
+
+
+def list_units(
+    session: Session,
+    *,
+    parent_code: str | None,
+    level: UnitLevel | None,
+    q: str | None,
+    as_of: date,
+    limit: int,
+    offset: int,
+) -> tuple[list[UnitSummary], int]:
+    query = select(AdministrativeUnit).where(*in_force_on(as_of))
+    if parent_code:
+        query = query.where(AdministrativeUnit.parent_id == get_unit(session, parent_code, as_of).id)
+    if level:
+        query = query.where(AdministrativeUnit.level == level)
+    if q and plain(q):
+        pattern = "%" + plain(q).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(AdministrativeUnit.search_name.like(pattern, escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(AdministrativeUnit.code, AdministrativeUnit.id).limit(limit).offset(offset))
+    return [summary(unit) for unit in rows], total
+
+
+def _links(session: Session, unit_id: int, direction: str) -> list[SuccessionLink]:
+    other = aliased(AdministrativeUnit)
+    mine, theirs = (
+        (UnitSuccession.successor_id, UnitSuccession.predecessor_id)
+        if direction == "predecessors"
+        else (UnitSuccession.predecessor_id, UnitSuccession.successor_id)
+    )
+    rows = session.execute(
+        select(UnitSuccession, other)
+        .join(other, other.id == theirs)
+        .where(mine == unit_id)
+        .order_by(UnitSuccession.effective_date, other.code)
+    )
+    return [
+        SuccessionLink(
+            unit=summary(unit),
+            effective_date=link.effective_date,
+            kind=link.kind,
+            is_default=link.is_default,
+            share=link.share,
+            source=link.source,
+            note=link.note,
+        )
+        for link, unit in rows
+    ]
+
+
+def current_successors(session: Session, unit_id: int, today: date | None = None) -> list[AdministrativeUnit]:
+    """Units in force today reached from `unit_id` through any chain of successions (one
+    recursive query). A unit still in force is its own answer."""
+    today = today or date.today()
+    chain = (
+        select(UnitSuccession.successor_id.label("unit_id"))
+        .where(UnitSuccession.predecessor_id == unit_id)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union(
+        select(UnitSuccession.successor_id).join(chain, UnitSuccession.predecessor_id == chain.c.unit_id)
+    )
+    reached = select(chain.c.unit_id).union(select(func.cast(unit_id, AdministrativeUnit.id.type)))
+    return list(
+        session.scalars(
+            select(AdministrativeUnit)
+            .where(AdministrativeUnit.id.in_(reached), *in_force_on(today))
+            .order_by(AdministrativeUnit.code)
+        )
+    )
+
+
+def unit_detail(session: Session, unit: AdministrativeUnit, as_of: date) -> UnitDetail:
+    ancestor = aliased(AdministrativeUnit)
+    parents = session.scalars(
+        select(ancestor)
+        .join(UnitAncestor, UnitAncestor.ancestor_id == ancestor.id)
+        .where(UnitAncestor.unit_id == unit.id, UnitAncestor.depth > 0)
+        .order_by(UnitAncestor.depth.desc())
+    )
+    children = session.scalars(
+        select(AdministrativeUnit)
+        .where(AdministrativeUnit.parent_id == unit.id, *in_force_on(as_of))
+        .order_by(AdministrativeUnit.code)
+    )
+    return UnitDetail(
+        **summary(unit).model_dump(),
+        as_of=as_of,
+        parents=[summary(p) for p in parents],
+        children=[summary(c) for c in children],
+        predecessors=_links(session, unit.id, "predecessors"),
+        successors=_links(session, unit.id, "successors"),
+        current_successors=[summary(u) for u in current_successors(session, unit.id)],
+        source=unit.source,
+    )
+
+
+# --- jurisdiction ----------------------------------------------------------------------------
+
+
+def in_jurisdiction(session: Session, principal: Principal, unit_id: int) -> bool:
+    """The unit is one of the caller's units or lies below one (admins: everywhere)."""
+    if principal.is_admin:
+        return True
+    if not principal.unit_ids:
+        return False
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(UnitAncestor)
+            .where(UnitAncestor.unit_id == unit_id, UnitAncestor.ancestor_id.in_(principal.unit_ids))
+        )
+        > 0
+    )
+
+
+def require_unit_writer(session: Session, principal: Principal, unit: AdministrativeUnit) -> None:
+    """Writes to a commune's units: an admin, or a commune officer of that commune."""
+    if principal.role not in (Role.ADMIN, Role.COMMUNE_OFFICER) or not in_jurisdiction(session, principal, unit.id):
+        raise Forbidden("Chỉ cán bộ xã/phường quản lý đơn vị này (hoặc quản trị viên) được thay đổi.")
+
+
+def add_ancestors(session: Session, unit: AdministrativeUnit) -> None:
+    """Closure rows for a new unit: itself, then its parent's ancestors one level deeper."""
+    session.execute(insert(UnitAncestor).values(unit_id=unit.id, ancestor_id=unit.id, depth=0))
+    if unit.parent_id is not None:
+        session.execute(
+            insert(UnitAncestor).from_select(
+                ["unit_id", "ancestor_id", "depth"],
+                select(
+                    func.cast(unit.id, UnitAncestor.unit_id.type), UnitAncestor.ancestor_id, UnitAncestor.depth + 1
+                ).where(UnitAncestor.unit_id == unit.parent_id),
+            )
+        )
+
+
+# --- villages (thôn, tổ dân phố) ---------------------------------------------------------------
+
+
+def _next_village_numbers(session: Session, commune: AdministrativeUnit, count: int) -> list[str]:
+    existing = session.scalars(
+        select(AdministrativeUnit.code).where(
+            AdministrativeUnit.level == UnitLevel.VILLAGE, AdministrativeUnit.code.like(f"{commune.code}-%")
+        )
+    )
+    highest = max((int(code.rsplit("-", 1)[1]) for code in existing), default=0)
+    if highest + count > 9999:
+        raise Conflict("Xã/phường này đã dùng hết mã thôn/tổ dân phố.", code="village_codes_exhausted")
+    return [f"{commune.code}-{number:03d}" for number in range(highest + 1, highest + count + 1)]
+
+
+def _require_commune(unit: AdministrativeUnit) -> None:
+    if unit.level != UnitLevel.COMMUNE:
+        raise Problem(
+            422,
+            "not_a_commune",
+            "Dữ liệu không hợp lệ",
+            f"{unit.name} không phải cấp xã/phường; thôn/tổ dân phố chỉ thuộc cấp xã.",
+        )
+
+
+def _check_village_names(session: Session, commune: AdministrativeUnit, villages: list[VillageCreate]) -> None:
+    taken = {
+        plain(name)
+        for name in session.scalars(
+            select(AdministrativeUnit.name).where(
+                AdministrativeUnit.parent_id == commune.id, AdministrativeUnit.valid_to.is_(None)
+            )
+        )
+    }
+    errors, seen = [], set()
+    for index, village in enumerate(villages):
+        key = plain(village.name)
+        if key in taken or key in seen:
+            errors.append(
+                FieldError(
+                    field=f"body.{index}.name" if len(villages) > 1 else "body.name",
+                    code="duplicate_name",
+                    message=f'{commune.name} đã có đơn vị tên "{village.name}".',
+                )
+            )
+        seen.add(key)
+        if village.valid_from and commune.valid_from and village.valid_from < commune.valid_from:
+            errors.append(
+                FieldError(
+                    field=f"body.{index}.valid_from" if len(villages) > 1 else "body.valid_from",
+                    code="before_commune",
+                    message=f"Không được sớm hơn ngày thành lập {commune.name}.",
+                )
+            )
+    if errors:
+        raise Problem(
+            422, "validation_failed", "Dữ liệu không hợp lệ", "Một số thôn/tổ dân phố không hợp lệ.", errors=errors
+        )
+
+
+def create_villages(
+    session: Session, commune: AdministrativeUnit, villages: list[VillageCreate]
+) -> list[AdministrativeUnit]:
+    """Create villages under a commune in one transaction: all or none."""
+    _require_commune(commune)
+    if commune.valid_to is not None:
+        raise Conflict(f"{commune.name} đã hết hiệu lực từ {commune.valid_to:%d/%m/%Y}.", code="unit_ended")
+    _check_village_names(session, commune, villages)
+    created = []
+    for village, code in zip(villages, _next_village_numbers(session, commune, len(villages)), strict=True):
+        unit = AdministrativeUnit(
+            code=code,
+            name=village.name,
+            search_name=plain(village.name),
+            unit_type=village.unit_type,
+            level=UnitLevel.VILLAGE,
+            parent_id=commune.id,
+            valid_from=village.valid_from or date.today(),
+            valid_to=None,
+            source="village",
+        )
+        session.add(unit)
+        session.flush()
+        add_ancestors(session, unit)
+        created.append(unit)
+    session.commit()
+    return created
+
+
+def parse_village_csv(content: bytes) -> list[VillageCreate]:
+    """Rows of `name,unit_type[,valid_from]` (UTF-8, a BOM from Excel is fine). Every bad row
+    is reported with its line number and field; nothing is created if any row is bad."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Problem(422, "invalid_file", "Tệp không hợp lệ", "Tệp phải là CSV mã hoá UTF-8.") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [column.strip() for column in reader.fieldnames or []]
+    missing = [column for column in ("name", "unit_type") if column not in header]
+    if missing:
+        raise Problem(
+            422,
+            "invalid_file",
+            "Tệp không hợp lệ",
+            f"Thiếu cột: {', '.join(missing)}. Dòng đầu phải là: name,unit_type[,valid_from].",
+        )
+    villages, errors = [], []
+    for line, row in enumerate(reader, start=2):
+        if line - 1 > MAX_IMPORT_ROWS:
+            raise Problem(422, "too_many_rows", "Tệp quá lớn", f"Tối đa {MAX_IMPORT_ROWS} dòng mỗi lần nhập.")
+        values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+        if not any(values.values()):
+            continue
+        try:
+            villages.append(
+                VillageCreate(
+                    name=values.get("name", ""),
+                    unit_type=values.get("unit_type", ""),
+                    valid_from=values.get("valid_from") or None,
+                )
+            )
+        except ValidationError as error:
+            errors += [
+                FieldError(field=f"line {line}.{e.field}", code=e.code, message=e.message)
+                for e in field_errors(list(error.errors()))
+            ]
+    if errors:
+        raise Problem(
+            422, "validation_failed", "Dữ liệu không hợp lệ", "Một số dòng của tệp không hợp lệ.", errors=errors
+        )
+    if not villages:
+        raise Problem(422, "empty_file", "Tệp không hợp lệ", "Tệp không có dòng dữ liệu nào.")
+    return villages
+
+
+def update_village(session: Session, village: AdministrativeUnit, data: VillageUpdate) -> AdministrativeUnit:
+    if village.level != UnitLevel.VILLAGE:
+        raise Forbidden(
+            "Chỉ thôn/tổ dân phố do xã/phường tạo mới sửa được qua API; đơn vị hành chính "
+            "chính thức được nạp từ dữ liệu gốc."
+        )
+    if data.name is not None and plain(data.name) != plain(village.name):
+        clash = session.scalar(
+            select(func.count())
+            .select_from(AdministrativeUnit)
+            .where(
+                AdministrativeUnit.parent_id == village.parent_id,
+                AdministrativeUnit.valid_to.is_(None),
+                AdministrativeUnit.search_name == plain(data.name),
+                AdministrativeUnit.id != village.id,
+            )
+        )
+        if clash:
+            raise Problem(
+                422,
+                "validation_failed",
+                "Dữ liệu không hợp lệ",
+                "Tên đã được dùng trong xã/phường.",
+                errors=[
+                    FieldError(field="body.name", code="duplicate_name", message=f'Đã có đơn vị tên "{data.name}".')
+                ],
+            )
+        village.name, village.search_name = data.name, plain(data.name)
+    if data.unit_type is not None:
+        village.unit_type = data.unit_type
+    if data.valid_to is not None:
+        if village.valid_from and data.valid_to <= village.valid_from:
+            raise Problem(
+                422,
+                "validation_failed",
+                "Dữ liệu không hợp lệ",
+                "Ngày hết hiệu lực không hợp lệ.",
+                errors=[
+                    FieldError(field="body.valid_to", code="before_start", message="Phải sau ngày bắt đầu hiệu lực.")
+                ],
+            )
+        village.valid_to = data.valid_to
+    village.updated_at = utcnow()
+    session.commit()
+    return village

@@ -1,0 +1,21 @@
+"""The authenticated caller of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.auth.models import Role
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    id: int
+    username: str
+    role: Role
+    unit_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
