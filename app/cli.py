@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,8 @@ from app.config import get_settings
 cli = typer.Typer(help="hoctap: sổ đăng ký danh hiệu học tập.", no_args_is_help=True, pretty_exceptions_enable=False)
 users_cli = typer.Typer(help="Quản lý tài khoản.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
+criteria_cli = typer.Typer(help="Bộ tiêu chí: kiểm tra, công bố, liệt kê, so sánh.", no_args_is_help=True)
+cli.add_typer(criteria_cli, name="criteria")
 
 
 def _fail(message: str) -> None:
@@ -52,17 +55,15 @@ def migrate(revision: Annotated[str, typer.Argument(help="Phiên bản đích")]
 
 
 @cli.command()
-def seed(
-    force: Annotated[bool, typer.Option(help="Nạp lại cả khi CSDL đã có dữ liệu")] = False,
-) -> None:
-    """Load the built-in seed data when the database holds none yet."""
+def seed() -> None:
+    """Load the built-in seed data that the database does not hold yet (idempotent)."""
     from app.database import create_db_engine, create_session_factory
     from app.seeding import load_builtin_seed
 
     engine = create_db_engine(get_settings().sqlalchemy_url)
     try:
         with create_session_factory(engine)() as session:
-            report = load_builtin_seed(session, force=force)
+            report = load_builtin_seed(session)
     finally:
         engine.dispose()
     for line in report:
@@ -109,6 +110,153 @@ def users_create(
         _fail(f"{problem.title}: {details}")
     finally:
         engine.dispose()
+
+
+def _session():
+    from app.database import create_db_engine, create_session_factory
+
+    engine = create_db_engine(get_settings().sqlalchemy_url)
+    return engine, create_session_factory(engine)()
+
+
+def _criteria_paths(paths: list[Path] | None) -> list[Path]:
+    from app.criteria.service import shipped_files
+
+    return list(paths) if paths else shipped_files()
+
+
+@criteria_cli.command("validate")
+def criteria_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Tệp YAML (mặc định: mọi tệp trong criteria/)")] = None,
+) -> None:
+    """Check criteria files; print every problem as FILE:LINE: PATH: MESSAGE."""
+    from app.rules import InvalidCriteria, load_file
+
+    failures = 0
+    for path in _criteria_paths(paths):
+        try:
+            version = load_file(path)
+        except InvalidCriteria as invalid:
+            failures += 1
+            for issue in invalid.issues:
+                typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
+        except OSError as error:
+            failures += 1
+            typer.echo(f"{path}: cannot read: {error.strerror}", err=True)
+        else:
+            flag = " (provisional values)" if version.any_provisional else ""
+            typer.echo(f"ok  {path}  {version.title}/{version.version}{flag}")
+    if failures:
+        raise typer.Exit(code=1)
+
+
+@criteria_cli.command("publish")
+def criteria_publish(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Tệp YAML (mặc định: mọi tệp trong criteria/)")] = None,
+) -> None:
+    """Validate and publish criteria files as immutable versions."""
+    from app.criteria.service import publish_file
+    from app.exceptions import Problem
+    from app.rules import InvalidCriteria
+
+    engine, session = _session()
+    failures = 0
+    try:
+        for path in _criteria_paths(paths):
+            try:
+                typer.echo(publish_file(session, path))
+            except InvalidCriteria as invalid:
+                failures += 1
+                for issue in invalid.issues:
+                    typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
+            except Problem as problem:
+                session.rollback()
+                failures += 1
+                typer.echo(f"{path}: {problem.detail}", err=True)
+    finally:
+        session.close()
+        engine.dispose()
+    if failures:
+        raise typer.Exit(code=1)
+
+
+@criteria_cli.command("list")
+def criteria_list() -> None:
+    """List stored versions."""
+    from app.auth.models import Role
+    from app.auth.principal import Principal
+    from app.criteria.service import list_versions
+
+    engine, session = _session()
+    admin = Principal(id=0, username="cli", role=Role.ADMIN, unit_ids=frozenset())
+    try:
+        items, _ = list_versions(session, admin, title=None, state=None, limit=1000, offset=0)
+    finally:
+        session.close()
+        engine.dispose()
+    for item in items:
+        until = item.effective_to.isoformat() if item.effective_to else "…"
+        flag = "  provisional" if item.provisional else ""
+        typer.echo(
+            f"{item.title:10} {item.version:14} {item.state:10} {item.effective_from} → {until}  "
+            f"{item.content_hash[:12]}{flag}"
+        )
+
+
+@criteria_cli.command("diff")
+def criteria_diff(
+    old: Annotated[str, typer.Argument(help="TITLE/VERSION đã lưu, hoặc đường dẫn tệp YAML")],
+    new: Annotated[str, typer.Argument(help="TITLE/VERSION đã lưu, hoặc đường dẫn tệp YAML")],
+) -> None:
+    """Field-by-field differences between two versions."""
+    import json
+
+    from app.auth.models import Role
+    from app.auth.principal import Principal
+    from app.criteria.service import get_version, model_of
+    from app.exceptions import Problem
+    from app.rules import InvalidCriteria, diff_versions, load_file
+
+    engine, session = _session()
+    admin = Principal(id=0, username="cli", role=Role.ADMIN, unit_ids=frozenset())
+
+    def resolve(ref: str):
+        if ref.endswith((".yaml", ".yml", ".json")) or Path(ref).is_file():
+            return load_file(Path(ref))
+        title, _, version = ref.partition("/")
+        return model_of(get_version(session, title, version, admin))
+
+    try:
+        changes = diff_versions(resolve(old), resolve(new))
+    except (Problem, InvalidCriteria) as error:
+        _fail(str(error))
+        return
+    finally:
+        session.close()
+        engine.dispose()
+    for change in changes:
+        old_text, new_text = (json.dumps(value, ensure_ascii=False) for value in (change.old, change.new))
+        shown = {"added": new_text, "removed": old_text}.get(change.change, f"{old_text} → {new_text}")
+        typer.echo(f"{change.change:8} {change.path}: {shown}")
+    typer.echo(f"{len(changes)} differences")
+
+
+@criteria_cli.command("schema")
+def criteria_schema(
+    check: Annotated[bool, typer.Option(help="Chỉ kiểm tra tệp đã có khớp với mã nguồn")] = False,
+) -> None:
+    """Write criteria/schema.json, the JSON Schema of criteria files."""
+    from app.criteria.service import CRITERIA_DIR, json_schema_text
+
+    target = CRITERIA_DIR / "schema.json"
+    text = json_schema_text()
+    if check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            _fail("criteria/schema.json is out of date: run `hoctap criteria schema`")
+        typer.echo("criteria/schema.json is up to date")
+        return
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {target}")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.auth.tokens import TokenService
 from app.config import Settings, get_settings
+from app.criteria.router import router as criteria_router
 from app.database import create_db_engine, create_session_factory
 from app.exceptions import install_problem_handlers
 from app.health.router import router as health_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(units_router)
+    api.include_router(criteria_router)
     app.include_router(api)
     app.include_router(health_router)
 

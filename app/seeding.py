@@ -1,32 +1,23 @@
-"""Built-in seed data, loaded by `hoctap seed` (and so by `make run`).
+"""Built-in seed data, loaded by `hoctap seed` (and so by `make run` and the container start).
 
-Each loader is idempotent on an empty database and reports one line. The seed runs only when
-the database holds no administrative units yet, unless forced.
+Every loader is idempotent: it loads what is missing and leaves what is there, so running the
+seed on every start is safe and brings newly shipped data (e.g. a new criteria file) in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.units.models import AdministrativeUnit
+from app.criteria.service import publish_shipped
 from app.units.seed import load_units
 
 SeedLoader = Callable[[Session], str]
 
 # In dependency order; each returns one line for the report.
-LOADERS: list[SeedLoader] = [load_units]
+LOADERS: list[SeedLoader] = [load_units, publish_shipped]
 
 
-def database_is_empty(session: Session) -> bool:
-    return not session.scalar(
-        select(func.count()).select_from(AdministrativeUnit).where(AdministrativeUnit.source != "village")
-    )
-
-
-def load_builtin_seed(session: Session, *, force: bool = False) -> list[str]:
-    if not force and not database_is_empty(session):
-        return ["Database already holds data; seed skipped (use --force to reload)."]
+def load_builtin_seed(session: Session) -> list[str]:
     return [loader(session) for loader in LOADERS]

@@ -24,6 +24,8 @@ from app.auth.passwords import Passwords
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
 from app.config import Settings
+from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
+from app.criteria.service import shipped_files
 from app.database import Base, create_db_engine, create_session_factory
 from app.main import create_app
 from app.migrate import upgrade
@@ -32,6 +34,7 @@ from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from tests.helpers import DEFAULT_PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")
+SHIPPED_VERSIONS = sorted({path.stem for path in shipped_files()})
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -118,9 +121,23 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if engine is None:
         return
-    seeded = {AdministrativeUnit.__table__, UnitAncestor.__table__, UnitSuccession.__table__}
+    seeded = {
+        AdministrativeUnit.__table__,
+        UnitAncestor.__table__,
+        UnitSuccession.__table__,
+        CriteriaVersionRecord.__table__,
+        CriteriaVersionProvince.__table__,
+    }
     villages = select(AdministrativeUnit.id).where(AdministrativeUnit.source == "village").scalar_subquery()
     with engine.begin() as connection:
+        # Criteria versions a test uploaded go; the shipped ones stay.
+        uploaded = select(CriteriaVersionRecord.id).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
+        connection.execute(
+            delete(CriteriaVersionProvince).where(CriteriaVersionProvince.version_pk.in_(uploaded.scalar_subquery()))
+        )
+        connection.execute(
+            delete(CriteriaVersionRecord).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
+        )
         for table in reversed(Base.metadata.sorted_tables):
             if table not in seeded:
                 connection.execute(table.delete())

@@ -48,6 +48,16 @@ def get_current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_current_principal)]
 
 
+def get_optional_principal(
+    session: SessionDep, tokens: TokensDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal | None:
+    """For public endpoints that show more to staff: no token is anonymous, a bad one is 401."""
+    return get_current_principal(session, tokens, token) if token else None
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
 def require_roles(*roles: Role):
     """Dependency: the caller holds one of `roles`."""
     allowed = frozenset(roles)

@@ -1,0 +1,162 @@
+"""Reading and checking criteria files: every problem with its YAML path (and line).
+
+`check_version` reports everything a reader of a file needs to fix, in one pass: the schema's
+errors and the cross-field ones (duplicate ids, references to unknown indicators, …).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from app.rules.model import CriteriaVersion
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: Path_
+    message: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        text = ""
+        for part in self.path:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        return text or "(document)"
+
+
+class InvalidCriteria(Exception):  # noqa: N818 - read as "criteria are invalid"
+    def __init__(self, issues: list[Issue]):
+        super().__init__("; ".join(f"{issue.where}: {issue.message}" for issue in issues))
+        self.issues = issues
+
+
+def _duplicates(items: list, path: Path_, what: str) -> list[Issue]:
+    seen: dict[str, int] = {}
+    issues = []
+    for index, item in enumerate(items):
+        if item.id in seen:
+            issues.append(
+                Issue((*path, index, "id"), f"duplicate {what} id '{item.id}' (first at index {seen[item.id]})")
+            )
+        seen.setdefault(item.id, index)
+    return issues
+
+
+def semantic_issues(version: CriteriaVersion) -> list[Issue]:
+    """Cross-field rules the schema alone cannot express."""
+    issues: list[Issue] = []
+    if version.effective_to is not None and version.effective_to <= version.effective_from:
+        issues.append(Issue(("effective_to",), "must be after effective_from"))
+    if bool(version.levels) == (version.pass_rules is not None):
+        issues.append(Issue(("pass_rules",), "give either pass_rules or levels, not both or neither"))
+    issues += _duplicates(version.criteria, ("criteria",), "criterion")
+    issues += _duplicates(version.levels, ("levels",), "level")
+    issues += _duplicates(version.overrides, ("overrides",), "override")
+    issues += _duplicates(version.subject_groups, ("subject_groups",), "subject group")
+    group_ids = {group.id for group in version.subject_groups}
+    indicator_ids: dict[str, Path_] = {}
+    for c_index, criterion in enumerate(version.criteria):
+        for i_index, indicator in enumerate(criterion.indicators):
+            path = ("criteria", c_index, "indicators", i_index)
+            if indicator.id in indicator_ids:
+                issues.append(Issue((*path, "id"), f"duplicate indicator id '{indicator.id}'"))
+            indicator_ids.setdefault(indicator.id, path)
+            for group in indicator.groups or []:
+                if group not in group_ids:
+                    issues.append(Issue((*path, "groups"), f"unknown subject group '{group}'"))
+            for group in indicator.labels_by_group:
+                if group not in group_ids:
+                    issues.append(Issue((*path, "labels_by_group", group), f"unknown subject group '{group}'"))
+            if (
+                indicator.minimum is not None
+                and indicator.maximum is not None
+                and indicator.minimum > indicator.maximum
+            ):
+                issues.append(Issue((*path, "maximum"), "must not be below minimum"))
+    rule_sets = [(("pass_rules",), version.pass_rules)] if version.pass_rules else []
+    rule_sets += [(("levels", index, "rules"), level.rules) for index, level in enumerate(version.levels)]
+    for path, rules in rule_sets:
+        for index, indicator_id in enumerate(rules.required):
+            if indicator_id not in indicator_ids:
+                issues.append(Issue((*path, "required", index), f"unknown indicator '{indicator_id}'"))
+        for indicator_id in rules.indicator_min:
+            if indicator_id not in indicator_ids:
+                issues.append(Issue((*path, "indicator_min", indicator_id), f"unknown indicator '{indicator_id}'"))
+    ranks = [level.rank for level in version.levels]
+    if len(ranks) != len(set(ranks)):
+        issues.append(Issue(("levels",), "each level needs its own rank"))
+    groups = [override.unit_group for override in version.overrides]
+    if len(groups) != len(set(groups)):
+        issues.append(Issue(("overrides",), "at most one override per unit group"))
+    return issues
+
+
+def parse_version(data: Any) -> CriteriaVersion:
+    """A validated version from parsed YAML/JSON; raises InvalidCriteria with every issue."""
+    if not isinstance(data, dict):
+        raise InvalidCriteria([Issue((), "a criteria file is a mapping (title, version, criteria, …)")])
+    try:
+        version = CriteriaVersion.model_validate(data)
+    except ValidationError as error:
+        raise InvalidCriteria(
+            [Issue(tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in error.errors()]
+        ) from None
+    issues = semantic_issues(version)
+    if issues:
+        raise InvalidCriteria(issues)
+    return version
+
+
+def _line_of(root: yaml.Node | None, path: Path_) -> int | None:
+    """1-based line of the YAML node at `path` (or of its nearest existing parent)."""
+    node, line = root, (root.start_mark.line + 1) if root is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((value for key, value in node.value if getattr(key, "value", None) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            match = node.value[part]
+        else:
+            match = None
+        if match is None:
+            break
+        node, line = match, match.start_mark.line + 1
+    return line
+
+
+def load_text(text: str) -> CriteriaVersion:
+    """Parse YAML (or JSON) text; issues carry line numbers."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise InvalidCriteria(
+            [Issue((), f"not valid YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None)]
+        ) from None
+    try:
+        return parse_version(data)
+    except InvalidCriteria as invalid:
+        raise InvalidCriteria([Issue(i.path, i.message, _line_of(root, i.path)) for i in invalid.issues]) from None
+
+
+def load_file(path: Path) -> CriteriaVersion:
+    return load_text(path.read_text(encoding="utf-8"))
+
+
+def canonical_json(version: CriteriaVersion) -> str:
+    """The stored form: stable key order, so equal content has an equal hash."""
+    return json.dumps(version.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(version: CriteriaVersion) -> str:
+    return hashlib.sha256(canonical_json(version).encode("utf-8")).hexdigest()

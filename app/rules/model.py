@@ -1,0 +1,210 @@
+"""A criteria version (bộ tiêu chí) as data: the schema every file in `criteria/` must follow.
+
+Every value that carries legal weight can be marked `provisional: true` with a `note` saying
+what is not yet confirmed against the official text; the API, forms and certificates show it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Mã: chữ thường, số, gạch dưới")]
+Label = Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class TitleCode(StrEnum):
+    CITIZEN = "citizen"  # Công dân học tập
+    FAMILY = "family"  # Gia đình học tập
+    CLAN = "clan"  # Dòng họ học tập
+    COMMUNITY = "community"  # Cộng đồng học tập (thôn, tổ dân phố)
+    UNIT = "unit"  # Đơn vị học tập
+    COMMUNE = "commune"  # Cộng đồng học tập cấp xã
+
+
+class IndicatorKind(StrEnum):
+    SCORE = "score"  # points 0..max_points, entered by the assessor
+    YES_NO = "yes_no"  # max_points when met, else 0
+    NUMBER = "number"  # a measured number; max_points when it meets the threshold
+    DERIVED = "derived"  # computed by the registry (e.g. a share of members holding a title)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Provenance(Strict):
+    provisional: bool = Field(default=False, description="Chưa đối chiếu với văn bản chính thức")
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _provisional_needs_note(self):
+        if self.provisional and not (self.note and self.note.strip()):
+            raise ValueError("a provisional value needs a note saying what is not confirmed")
+        return self
+
+
+class Document(Strict):
+    number: str = Field(min_length=1, max_length=100, examples=["244/QĐ-KHVN"])
+    date: dt.date | None = None
+    issuer: str = Field(min_length=1, max_length=300)
+    title: str | None = Field(default=None, max_length=1000)
+    provisional: bool = False
+    note: str | None = None
+
+
+class Applicability(Strict):
+    scope: Literal["national", "provinces"] = "national"
+    provinces: list[Annotated[str, Field(pattern=r"^[0-9]{2}$")]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _provinces_match_scope(self):
+        if self.scope == "provinces" and not self.provinces:
+            raise ValueError("scope 'provinces' needs at least one province code")
+        if self.scope == "national" and self.provinces:
+            raise ValueError("a national version lists no provinces")
+        return self
+
+
+class Threshold(Strict):
+    op: Literal[">=", ">", "<=", "<", "=="] = ">="
+    value: Decimal
+
+
+class DerivedSource(Strict):
+    """What the registry computes for a derived indicator, as of the assessment's date."""
+
+    measure: Literal["share_holding_title", "count_holding_title"]
+    title: TitleCode = Field(description="Danh hiệu được đếm")
+    population: Literal["member_households", "members", "village_households", "staff"]
+
+
+class Indicator(Provenance):
+    id: Identifier
+    label: Label
+    labels_by_group: dict[Identifier, Label] = Field(default_factory=dict)
+    kind: IndicatorKind
+    max_points: Decimal = Field(ge=0)
+    step: Decimal = Field(default=Decimal(1), gt=0, description="Bước điểm cho loại score (1 hoặc 0.5)")
+    pass_min: Decimal | None = Field(default=None, ge=0, description="Điểm tối thiểu để chỉ số này được tính là đạt")
+    threshold: Threshold | None = None
+    minimum: Decimal | None = Field(default=None, description="Giá trị nhỏ nhất được nhập (loại number)")
+    maximum: Decimal | None = Field(default=None, description="Giá trị lớn nhất được nhập (loại number)")
+    unit: str | None = Field(default=None, max_length=50)
+    derived: DerivedSource | None = None
+    mandatory: bool = False
+    groups: list[Identifier] | None = Field(default=None, description="Chỉ áp dụng cho các nhóm đối tượng này")
+
+    @model_validator(mode="after")
+    def _fits_kind(self):
+        if self.kind in (IndicatorKind.NUMBER, IndicatorKind.DERIVED) and self.threshold is None:
+            raise ValueError(f"a {self.kind} indicator needs a threshold")
+        if self.kind in (IndicatorKind.SCORE, IndicatorKind.YES_NO) and self.threshold is not None:
+            raise ValueError(f"a {self.kind} indicator has no threshold")
+        if (self.kind == IndicatorKind.DERIVED) != (self.derived is not None):
+            raise ValueError("'derived' is given exactly for derived indicators")
+        if self.pass_min is not None and (self.kind != IndicatorKind.SCORE or self.pass_min > self.max_points):
+            raise ValueError("pass_min applies to score indicators and cannot exceed max_points")
+        if self.kind == IndicatorKind.SCORE and self.max_points % self.step:
+            raise ValueError("max_points must be a multiple of step")
+        return self
+
+
+class Criterion(Provenance):
+    id: Identifier
+    label: Label
+    max_points: Decimal | None = Field(default=None, ge=0, description="Tổng điểm của tiêu chí, nếu văn bản nêu")
+    indicators: list[Indicator] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _points_add_up(self):
+        if self.max_points is not None:
+            total = sum((indicator.max_points for indicator in self.indicators), Decimal(0))
+            if total != self.max_points:
+                raise ValueError(f"indicators' max_points add up to {total}, not {self.max_points}")
+        return self
+
+
+class PassRules(Provenance):
+    """All stated conditions must hold. Unstated ones do not apply."""
+
+    total_min: Decimal | None = Field(default=None, ge=0, description="Tổng điểm tối thiểu")
+    each_score_min: Decimal | None = Field(default=None, ge=0, description="Mỗi chỉ số loại score tối thiểu")
+    all_mandatory: bool = Field(default=True, description="Mọi chỉ số bắt buộc phải đạt")
+    required: list[Identifier] = Field(default_factory=list, description="Các chỉ số phải đạt")
+    indicator_min: dict[Identifier, Decimal] = Field(default_factory=dict, description="Điểm tối thiểu riêng")
+
+
+class PassRulesChange(Strict):
+    """The fields an override replaces; the rest come from the rules it modifies."""
+
+    total_min: Decimal | None = Field(default=None, ge=0)
+    each_score_min: Decimal | None = Field(default=None, ge=0)
+
+
+class Level(Provenance):
+    id: Identifier
+    label: Label
+    rank: int = Field(ge=1, description="Mức cao hơn có rank lớn hơn")
+    rules: PassRules
+
+
+class Override(Provenance):
+    """Different pass rules for a unit group (e.g. disadvantaged areas), applied only when the
+    evaluation context names that group."""
+
+    id: Identifier
+    label: Label
+    unit_group: Identifier
+    rules: PassRulesChange
+
+
+class SubjectGroup(Strict):
+    id: Identifier
+    label: Label
+    provisional: bool = False
+    note: str | None = None
+
+
+class RecognitionPeriod(Provenance):
+    months: int = Field(ge=1, le=120)
+
+
+class CriteriaVersion(Provenance):
+    """One version of the criteria of one title."""
+
+    schema_version: Literal[1] = 1
+    title: TitleCode
+    version: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+    name: Label
+    documents: list[Document] = Field(min_length=1)
+    effective_from: dt.date
+    effective_to: dt.date | None = Field(default=None, description="Ngày thôi áp dụng (không tính ngày này)")
+    applies_to: Applicability = Field(default_factory=Applicability)
+    subject_groups: list[SubjectGroup] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(min_length=1)
+    pass_rules: PassRules | None = None
+    levels: list[Level] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
+    recognition_period: RecognitionPeriod
+
+    def indicators(self) -> list[Indicator]:
+        return [indicator for criterion in self.criteria for indicator in criterion.indicators]
+
+    @property
+    def any_provisional(self) -> bool:
+        nodes: list[Provenance] = [
+            self,
+            self.recognition_period,
+            *self.criteria,
+            *self.indicators(),
+            *self.levels,
+            *self.overrides,
+        ]
+        if self.pass_rules is not None:
+            nodes.append(self.pass_rules)
+        return any(node.provisional for node in nodes) or any(d.provisional for d in self.documents)
