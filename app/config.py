@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "hoctap-development-secret-do-not-use-in-production"  # noqa: S105
+DEVELOPMENT_NATIONAL_ID_KEY = "hoctap-development-national-id-key-not-for-real-data"
 ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
 MIN_SECRET_LENGTH = 32
 
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     jwt_audience: str = "hoctap-api"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300, le=180 * 86_400)
+
+    # Key of the HMAC that stands in for national ID numbers (CCCD) in the database. Kept out of
+    # the database on purpose; the version is stored with each digest so the key can rotate.
+    national_id_key: SecretStr = SecretStr(DEVELOPMENT_NATIONAL_ID_KEY)
+    national_id_key_version: int = Field(default=1, ge=1, le=1000)
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
@@ -93,6 +99,11 @@ class Settings(BaseSettings):
         if secret == DEVELOPMENT_SECRET or len(secret) < MIN_SECRET_LENGTH:
             problems.append(
                 f"HOCTAP_SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
+            )
+        national_key = self.national_id_key.get_secret_value()
+        if national_key == DEVELOPMENT_NATIONAL_ID_KEY or len(national_key) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"HOCTAP_NATIONAL_ID_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} characters"
             )
         if self.jwt_algorithm not in ASYMMETRIC_ALGORITHMS:
             problems.append("HOCTAP_JWT_ALGORITHM must be ES256 or RS256 in production")

@@ -11,6 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app.assessments.router import router as assessments_router
+from app.assessments.router import status_router
+from app.audit.router import router as audit_router
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
@@ -21,6 +24,8 @@ from app.database import create_db_engine, create_session_factory
 from app.exceptions import install_problem_handlers
 from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
+from app.registry.national_id import NationalIds
+from app.registry.router import router as registry_router
 from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = create_session_factory(engine)
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)
+    app.state.national_ids = NationalIds(settings)
 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
@@ -67,6 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(users_router)
     api.include_router(units_router)
     api.include_router(criteria_router)
+    api.include_router(registry_router)
+    api.include_router(assessments_router)
+    api.include_router(status_router)
+    api.include_router(audit_router)
     app.include_router(api)
     app.include_router(health_router)
 

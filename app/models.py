@@ -1,20 +1,43 @@
 """Imports every model so `Base.metadata` is complete (Alembic and the schema test use it)."""
 
+from app.assessments.models import Assessment, Decision, Recognition
+from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, User, UserUnit
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.database import Base
-from app.registry.models import Household, Organisation, Person, Residence
+from app.registry.models import (
+    Clan,
+    ClanHousehold,
+    Household,
+    HouseholdMember,
+    Organisation,
+    OrganisationStaff,
+    Person,
+    PersonSector,
+    Registration,
+    Residence,
+)
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
 __all__ = [
     "AdministrativeUnit",
+    "Assessment",
+    "AuditEvent",
     "Base",
+    "Clan",
+    "ClanHousehold",
     "CriteriaVersionProvince",
     "CriteriaVersionRecord",
+    "Decision",
     "Household",
+    "HouseholdMember",
     "Organisation",
+    "OrganisationStaff",
     "Person",
+    "PersonSector",
+    "Recognition",
     "RefreshToken",
+    "Registration",
     "Residence",
     "UnitAncestor",
     "UnitSuccession",

@@ -102,9 +102,11 @@ class TestSettings:
             ({}, "HOCTAP_SECRET_KEY"),
             ({"secret_key": DEVELOPMENT_SECRET}, "HOCTAP_SECRET_KEY"),
             ({"secret_key": "short"}, "HOCTAP_SECRET_KEY"),
-            ({"secret_key": STRONG_SECRET}, "ES256 or RS256"),
+            ({"secret_key": STRONG_SECRET}, "HOCTAP_NATIONAL_ID_KEY"),
+            ({"secret_key": STRONG_SECRET, "national_id_key": "n" * 40}, "ES256 or RS256"),
             ({"secret_key": STRONG_SECRET, "jwt_algorithm": "ES256"}, "HOCTAP_JWT_PRIVATE_KEY"),
-            ({"secret_key": STRONG_SECRET, "jwt_algorithm": "ES256", "jwt_private_key": "pem"}, "HOCTAP_JWT_KID"),
+            ({"secret_key": STRONG_SECRET, "national_id_key": "n" * 40, "jwt_algorithm": "ES256",
+              "jwt_private_key": "pem"}, "HOCTAP_JWT_KID"),
         ],
     )
     def test_production_refuses_default_or_missing_secrets(self, values, complaint):
@@ -124,6 +126,7 @@ class TestSettings:
             database_url,
             environment="production",
             secret_key=STRONG_SECRET,
+            national_id_key="n" * 40,
             jwt_algorithm="RS256",
             jwt_private_key=pem,
             jwt_kid="rsa-1",

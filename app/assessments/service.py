@@ -1,0 +1,537 @@
+"""Assessments from filing to decision, recognitions, and the title status of a subject.
+
+Submissions are idempotent and append-only: the client names each submission with its own id;
+the same id with the same body answers the original, a different body under it is refused; a
+correction is a new revision that supersedes the old one. Each revision is pinned to the
+criteria version (and its content hash) it was scored under.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import func, literal, null, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from app.assessments.derived import compute
+from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
+from app.assessments.schemas import (
+    AnswersIn,
+    AssessmentCreate,
+    AssessmentOut,
+    AssessmentRevise,
+    DecisionCreate,
+    DecisionOut,
+    Evidence,
+    RecognitionOut,
+    RescoreItem,
+    RescoreReport,
+    RescoreRequest,
+    TitleStatus,
+    Transition,
+)
+from app.audit.service import record as audit, snapshot
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.criteria.models import CriteriaVersionRecord, VersionState
+from app.criteria.service import answers_problem, get_version, model_of, resolve
+from app.database import utcnow
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
+from app.registry.models import Registration
+from app.registry.service import SUBJECT_TITLE, home_unit_id, visible_subject_unit, within
+from app.rules import AnswersInvalid, EvaluationContext, Result, TitleCode, evaluate
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
+from app.units.service import get_unit, in_jurisdiction
+
+FILERS = (Role.ADMIN, Role.ASSESSOR, Role.COMMUNE_OFFICER)
+DECIDERS = (Role.ADMIN, Role.COMMUNE_OFFICER)
+_ADMIN = Principal(id=0, username="system", role=Role.ADMIN, unit_ids=frozenset())
+
+
+def etag(assessment: Assessment) -> str:
+    return f'"{assessment.public_id}.{assessment.row_version}"'
+
+
+def check_if_match(assessment: Assessment, if_match: str | None) -> None:
+    if if_match is None:
+        raise Problem(428, "precondition_required", "Thiếu điều kiện",
+                      "Cần gửi tiêu đề If-Match với ETag của bản đang sửa, để không ghi đè thay đổi của người khác.")
+    if if_match.strip() not in ("*", etag(assessment)):
+        raise Problem(412, "precondition_failed", "Dữ liệu đã thay đổi",
+                      "Bản ghi đã được người khác thay đổi từ lần bạn tải về. Hãy tải lại rồi thực hiện lại.")
+
+
+def _body_hash(body: BaseModel) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def _require_filer(session: Session, principal: Principal, unit_id: int, roles=FILERS) -> None:
+    if principal.role not in roles or not in_jurisdiction(session, principal, unit_id):
+        raise Forbidden("Tài khoản không được thực hiện thao tác này ở đơn vị này.")
+
+
+def _province_code(session: Session, unit_id: int) -> str | None:
+    return session.scalar(
+        select(AdministrativeUnit.code).join(UnitAncestor, UnitAncestor.ancestor_id == AdministrativeUnit.id)
+        .where(UnitAncestor.unit_id == unit_id, AdministrativeUnit.level == UnitLevel.PROVINCE)
+    )
+
+
+def default_reference_date(period: int) -> date:
+    return min(date(period, 12, 31), date.today())
+
+
+def _score(session: Session, version: CriteriaVersionRecord, subject_id: int, reference_date: date,
+           body: AnswersIn) -> tuple[Result, dict]:
+    model = model_of(version)
+    derived = compute(session, model, subject_id, reference_date)
+    context = EvaluationContext(subject_group=body.subject_group, unit_groups=frozenset(body.unit_groups))
+    try:
+        result = evaluate(model, body.answers, {key: item["value"] for key, item in derived.items()}, context)
+    except AnswersInvalid as invalid:
+        raise answers_problem(invalid) from None
+    return result, derived
+
+
+def _replay(existing: Assessment, body_hash: str) -> Assessment:
+    if existing.request_hash != body_hash:
+        raise Conflict(f"Mã {existing.public_id} đã được dùng cho một nội dung khác.", code="idempotency_conflict")
+    return existing
+
+
+def _new_row(public_id: str, body_hash: str, result: Result, derived: dict, body: AnswersIn, **fields) -> Assessment:
+    return Assessment(
+        public_id=public_id, request_hash=body_hash, subject_group=body.subject_group,
+        unit_groups=json.dumps(sorted(body.unit_groups)), answers=json.dumps(body.answers, sort_keys=True),
+        evidence=json.dumps([e.model_dump() for e in body.evidence]), derived=json.dumps(derived, sort_keys=True),
+        result=result.model_dump_json(), status=result.status, total=Decimal(str(result.total)), level=result.level,
+        state=AssessmentState.SUBMITTED if body.submit else AssessmentState.DRAFT, **fields,
+    )
+
+
+def _by_public_id(session: Session, public_id: str) -> Assessment | None:
+    return session.scalar(select(Assessment).where(Assessment.public_id == public_id.lower()))
+
+
+def create_assessment(session: Session, principal: Principal, body: AssessmentCreate) -> tuple[Assessment, bool]:
+    public_id, body_hash = body.id.lower(), _body_hash(body)
+    existing = _by_public_id(session, public_id)
+    if existing is not None:
+        if not in_jurisdiction(session, principal, existing.unit_id):
+            raise Conflict("Mã này đã được dùng.", code="idempotency_conflict")
+        return _replay(existing, body_hash), False
+    unit_id = home_unit_id(session, body.title, body.subject_id)
+    if unit_id is None:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Không có đối tượng này.",
+                      errors=[FieldError(field="body.subject_id", code="unknown_subject",
+                                         message="Không có đối tượng với mã này cho danh hiệu đã chọn.")])
+    _require_filer(session, principal, unit_id)
+    reference_date = body.reference_date or default_reference_date(body.period)
+    if body.criteria_version:
+        version = get_version(session, body.title, body.criteria_version, _ADMIN)
+        if version.state == VersionState.DRAFT:
+            raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Phiên bản tiêu chí chưa công bố.",
+                          errors=[FieldError(field="body.criteria_version", code="not_published",
+                                             message="Chỉ dùng được phiên bản đã công bố.")])
+    else:
+        version = resolve(session, body.title, _province_code(session, unit_id), reference_date)
+    result, derived = _score(session, version, body.subject_id, reference_date, body)
+    assessment = _new_row(
+        public_id, body_hash, result, derived, body, chain_id=public_id, revision=1, title=body.title,
+        subject_id=body.subject_id, period=body.period, unit_id=unit_id, reference_date=reference_date,
+        criteria_version_id=version.id, criteria_content_hash=version.content_hash,
+        assessor_id=principal.id or None,
+    )
+    session.add(assessment)
+    try:
+        session.flush()
+    except IntegrityError:  # the same id sent twice at once: the first one won
+        session.rollback()
+        winner = _by_public_id(session, public_id)
+        if winner is None:
+            raise
+        return _replay(winner, body_hash), False
+    audit(session, principal, "create", "assessment", assessment.id, None, snapshot(assessment),
+          state=assessment.state, status=assessment.status)
+    session.commit()
+    return assessment, True
+
+
+def get_assessment(session: Session, principal: Principal, public_id: str) -> Assessment:
+    assessment = session.scalar(select(Assessment).where(
+        Assessment.public_id == public_id.lower(), within(principal, Assessment.unit_id)))
+    if assessment is None:
+        raise NotFound("Không tìm thấy bản đánh giá.")
+    return assessment
+
+
+def revise(session: Session, principal: Principal, current: Assessment, body: AssessmentRevise,
+           if_match: str | None) -> tuple[Assessment, bool]:
+    """A corrected revision: a new row that supersedes `current`, scored under the same version."""
+    public_id, body_hash = body.id.lower(), _body_hash(body)
+    existing = _by_public_id(session, public_id)
+    if existing is not None:
+        return _replay(existing, body_hash), False
+    _require_filer(session, principal, current.unit_id)
+    check_if_match(current, if_match)
+    if current.state not in AssessmentState.open_states():
+        raise Conflict("Chỉ sửa được bản đánh giá chưa có quyết định và chưa bị thay thế.", code="not_open")
+    version = session.get(CriteriaVersionRecord, current.criteria_version_id)
+    result, derived = _score(session, version, current.subject_id, current.reference_date, body)
+    before = snapshot(current)
+    revision = _new_row(
+        public_id, body_hash, result, derived, body, chain_id=current.chain_id, revision=current.revision + 1,
+        supersedes_id=current.id, title=current.title, subject_id=current.subject_id, period=current.period,
+        unit_id=current.unit_id, reference_date=current.reference_date, criteria_version_id=version.id,
+        criteria_content_hash=version.content_hash, assessor_id=principal.id or None,
+    )
+    current.state = AssessmentState.SUPERSEDED
+    current.row_version += 1
+    session.add(revision)
+    session.flush()
+    audit(session, principal, "supersede", "assessment", current.id, before, snapshot(current))
+    audit(session, principal, "create", "assessment", revision.id, None, snapshot(revision),
+          supersedes=current.public_id, state=revision.state, status=revision.status)
+    session.commit()
+    return revision, True
+
+
+_TRANSITIONS = {
+    "submit": ((AssessmentState.DRAFT, AssessmentState.RETURNED), AssessmentState.SUBMITTED),
+    "review": ((AssessmentState.SUBMITTED,), AssessmentState.REVIEWED),
+    "return": ((AssessmentState.SUBMITTED, AssessmentState.REVIEWED), AssessmentState.RETURNED),
+}
+
+
+def transition(session: Session, principal: Principal, assessment: Assessment, body: Transition,
+               if_match: str | None) -> Assessment:
+    _require_filer(session, principal, assessment.unit_id)
+    check_if_match(assessment, if_match)
+    sources, target = _TRANSITIONS[body.action]
+    if assessment.state not in sources:
+        raise Conflict(f"Không thể '{body.action}' bản đánh giá đang ở trạng thái {assessment.state}.",
+                       code="invalid_transition")
+    if body.action == "review" and not principal.is_admin and assessment.assessor_id == principal.id:
+        raise Forbidden("Người thẩm định phải khác người lập bản đánh giá.")
+    if body.action == "return" and not body.reason:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Trả lại cần nêu lý do.",
+                      errors=[FieldError(field="body.reason", code="missing", message="Trường này là bắt buộc.")])
+    before = snapshot(assessment)
+    assessment.state = target
+    assessment.row_version += 1
+    if body.action == "review":
+        assessment.reviewed_by_id = principal.id or None
+    assessment.return_reason = body.reason if body.action == "return" else None
+    assessment.updated_at = utcnow()
+    audit(session, principal, body.action, "assessment", assessment.id, before, snapshot(assessment),
+          state=target, reason=body.reason)
+    session.commit()
+    return assessment
+
+
+def assessment_outs(session: Session, rows: list[Assessment]) -> list[AssessmentOut]:
+    """Output models for a page of assessments, with three batched look-ups."""
+    if not rows:
+        return []
+    units = dict(session.execute(select(AdministrativeUnit.id, AdministrativeUnit.code).where(
+        AdministrativeUnit.id.in_({r.unit_id for r in rows}))).all())
+    versions = dict(session.execute(select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id).where(
+        CriteriaVersionRecord.id.in_({r.criteria_version_id for r in rows}))).all())
+    older = aliased(Assessment)
+    supersedes = dict(session.execute(select(Assessment.id, older.public_id).join(older, older.id == Assessment.supersedes_id)
+                                      .where(Assessment.id.in_([r.id for r in rows]))).all())
+    superseded_by = dict(session.execute(select(Assessment.supersedes_id, Assessment.public_id).where(
+        Assessment.supersedes_id.in_([r.id for r in rows]))).all())
+    return [
+        AssessmentOut(
+            id=r.public_id, chain_id=r.chain_id, revision=r.revision, supersedes=supersedes.get(r.id),
+            superseded_by=superseded_by.get(r.id), title=r.title, subject_id=r.subject_id, period=r.period,
+            unit_code=units[r.unit_id], reference_date=r.reference_date, criteria_version=versions[r.criteria_version_id],
+            criteria_content_hash=r.criteria_content_hash, subject_group=r.subject_group,
+            unit_groups=json.loads(r.unit_groups), answers=json.loads(r.answers),
+            evidence=[Evidence(**e) for e in json.loads(r.evidence)], derived=json.loads(r.derived),
+            state=r.state, return_reason=r.return_reason, status=r.status, total=float(r.total), level=r.level,
+            result=Result.model_validate_json(r.result), created_at=r.created_at, updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+def list_assessments(
+    session: Session, principal: Principal, *, title: TitleCode | None, period: int | None, state: str | None,
+    subject_id: int | None, limit: int, offset: int,
+) -> tuple[list[AssessmentOut], int]:
+    query = select(Assessment).where(within(principal, Assessment.unit_id))
+    if title:
+        query = query.where(Assessment.title == title)
+    if period:
+        query = query.where(Assessment.period == period)
+    if state:
+        query = query.where(Assessment.state == state)
+    if subject_id:
+        query = query.where(Assessment.subject_id == subject_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Assessment.id.desc()).limit(limit).offset(offset)))
+    return assessment_outs(session, rows), total
+
+
+# --- decisions and recognitions -----------------------------------------------------------------
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def create_decision(session: Session, principal: Principal, body: DecisionCreate) -> Decision:
+    """Record a commune's decision recognising a batch of reviewed assessments: all or none."""
+    commune = get_unit(session, body.commune_code, body.decided_on)
+    if commune.level != UnitLevel.COMMUNE:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Quyết định công nhận do UBND cấp xã ban hành.",
+                      errors=[FieldError(field="body.commune_code", code="wrong_unit_level",
+                                         message=f"{commune.name} không phải cấp xã.")])
+    _require_filer(session, principal, commune.id, DECIDERS)
+    ids = [i.lower() for i in body.assessment_ids]
+    rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
+    under_commune = set(session.scalars(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == commune.id)))
+    errors = []
+    for index, public_id in enumerate(ids):
+        field, row = f"body.assessment_ids.{index}", rows.get(public_id)
+        if row is None or row.unit_id not in under_commune:
+            errors.append(FieldError(field=field, code="unknown_assessment",
+                                     message=f"Không có bản đánh giá {public_id} của {commune.name}."))
+        elif row.state != AssessmentState.REVIEWED:
+            errors.append(FieldError(field=field, code="not_reviewed",
+                                     message=f"Bản đánh giá đang ở trạng thái {row.state}, chưa được thẩm định."))
+        elif row.status != "dat":
+            errors.append(FieldError(field=field, code="not_passed", message="Bản đánh giá có kết quả không đạt."))
+        elif (row.title, row.period) != (body.title, body.period):
+            errors.append(FieldError(field=field, code="other_title_or_period",
+                                     message=f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}."))
+    if len(set(ids)) != len(ids):
+        errors.append(FieldError(field="body.assessment_ids", code="duplicate", message="Một bản đánh giá ghi hai lần."))
+    if errors:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số bản đánh giá không công nhận được.",
+                      errors=errors)
+    held = session.scalars(select(Recognition.subject_id).where(
+        Recognition.title == body.title, Recognition.period == body.period,
+        Recognition.subject_id.in_([row.subject_id for row in rows.values()])))
+    if held := list(held):
+        raise Conflict(f"Đối tượng mã {', '.join(map(str, held))} đã được công nhận danh hiệu này năm {body.period}.",
+                       code="already_recognised")
+    if session.scalar(select(Decision.id).where(Decision.unit_id == commune.id, Decision.number == body.number)):
+        raise Conflict(f"{commune.name} đã có quyết định số {body.number}.", code="decision_number_taken")
+    decision = Decision(unit_id=commune.id, number=body.number, decided_on=body.decided_on, signer=body.signer,
+                        title=body.title, period=body.period, created_by_id=principal.id or None)
+    session.add(decision)
+    session.flush()
+    for public_id in ids:
+        row = rows[public_id]
+        months = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id)).recognition_period.months
+        recognition = Recognition(
+            title=row.title, subject_id=row.subject_id, period=row.period, unit_id=row.unit_id, decision_id=decision.id,
+            assessment_id=row.id, criteria_version_id=row.criteria_version_id, level=row.level,
+            valid_from=body.decided_on, valid_until=_add_months(body.decided_on, months),
+        )
+        before = snapshot(row)
+        row.state = AssessmentState.DECIDED
+        row.row_version += 1
+        session.add(recognition)
+        session.flush()
+        audit(session, principal, "decide", "assessment", row.id, before, snapshot(row), decision=body.number)
+        audit(session, principal, "create", "recognition", recognition.id, None, snapshot(recognition),
+              decision=body.number)
+    audit(session, principal, "create", "decision", decision.id, None, snapshot(decision), number=body.number)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent decision took one of these subjects or the number
+        session.rollback()
+        raise Conflict("Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.",
+                       code="already_recognised") from None
+    return decision
+
+
+def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
+    rows = session.execute(
+        select(Recognition, Decision.number, Decision.decided_on, AdministrativeUnit.code, CriteriaVersionRecord.version_id)
+        .join(Decision, Decision.id == Recognition.decision_id)
+        .join(AdministrativeUnit, AdministrativeUnit.id == Recognition.unit_id)
+        .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Recognition.criteria_version_id)
+        .where(condition).order_by(Recognition.id)
+    )
+    return [RecognitionOut(id=r.id, title=r.title, subject_id=r.subject_id, period=r.period, unit_code=code,
+                           decision_number=number, decided_on=decided_on, criteria_version=version, level=r.level,
+                           valid_from=r.valid_from, valid_until=r.valid_until, revoked_at=r.revoked_at,
+                           revoked_reason=r.revoked_reason)
+            for r, number, decided_on, code, version in rows]
+
+
+def decision_out(session: Session, decision: Decision) -> DecisionOut:
+    commune = session.get(AdministrativeUnit, decision.unit_id)
+    return DecisionOut(id=decision.id, commune_code=commune.code, number=decision.number,
+                       decided_on=decision.decided_on, signer=decision.signer, title=decision.title,
+                       period=decision.period,
+                       recognitions=_recognition_rows(session, Recognition.decision_id == decision.id))
+
+
+def get_decision(session: Session, principal: Principal, decision_id: int) -> Decision:
+    decision = session.scalar(select(Decision).where(Decision.id == decision_id, within(principal, Decision.unit_id)))
+    if decision is None:
+        raise NotFound("Không tìm thấy quyết định.")
+    return decision
+
+
+def list_recognitions(session: Session, principal: Principal, *, title: TitleCode | None, period: int | None,
+                      limit: int, offset: int) -> tuple[list[RecognitionOut], int]:
+    condition = within(principal, Recognition.unit_id)
+    if title:
+        condition = condition & (Recognition.title == title)
+    if period:
+        condition = condition & (Recognition.period == period)
+    total = session.scalar(select(func.count()).select_from(Recognition).where(condition)) or 0
+    ids = select(Recognition.id).where(condition).order_by(Recognition.id).limit(limit).offset(offset)
+    return _recognition_rows(session, Recognition.id.in_(ids)), total
+
+
+def revoke(session: Session, principal: Principal, recognition_id: int, reason: str) -> RecognitionOut:
+    recognition = session.scalar(select(Recognition).where(Recognition.id == recognition_id,
+                                                           within(principal, Recognition.unit_id)))
+    if recognition is None:
+        raise NotFound("Không tìm thấy quyết định công nhận.")
+    _require_filer(session, principal, recognition.unit_id, DECIDERS)
+    if recognition.revoked_at is not None:
+        raise Conflict("Danh hiệu này đã bị thu hồi.", code="already_revoked")
+    before = snapshot(recognition)
+    recognition.revoked_at = utcnow()
+    recognition.revoked_reason = reason.strip()
+    recognition.revoked_by_id = principal.id or None
+    audit(session, principal, "revoke", "recognition", recognition.id, before, snapshot(recognition),
+          reason=recognition.revoked_reason)
+    session.commit()
+    return _recognition_rows(session, Recognition.id == recognition.id)[0]
+
+
+# --- status of a subject ------------------------------------------------------------------------
+
+
+def title_status(session: Session, principal: Principal, kind: str, subject_id: int, as_of: date) -> list[TitleStatus]:
+    """Every period of the subject's title, in one indexed UNION query (no ORM loading)."""
+    title = SUBJECT_TITLE[kind]
+    visible_subject_unit(session, principal, title, subject_id)
+    recognitions = (
+        select(literal(3).label("rank"), Recognition.period, Recognition.valid_from, Recognition.valid_until,
+               Recognition.revoked_at, Recognition.revoked_reason, Decision.number, Decision.decided_on,
+               CriteriaVersionRecord.version_id, Recognition.level)
+        .join(Decision, Decision.id == Recognition.decision_id)
+        .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Recognition.criteria_version_id)
+        .where(Recognition.title == title, Recognition.subject_id == subject_id)
+    )
+    pending = (
+        select(literal(2), Assessment.period, null(), null(), null(), null(), null(), null(),
+               CriteriaVersionRecord.version_id, Assessment.level)
+        .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Assessment.criteria_version_id)
+        .where(Assessment.title == title, Assessment.subject_id == subject_id,
+               Assessment.state.in_((AssessmentState.SUBMITTED, AssessmentState.REVIEWED)))
+    )
+    registered = select(literal(1), Registration.year, null(), null(), null(), null(), null(), null(), null(),
+                        null()).where(Registration.title == title, Registration.subject_id == subject_id)
+    rows = session.execute(union_all(recognitions, pending, registered)).all()
+    best: dict[int, tuple] = {}
+    for row in rows:
+        if row[1] not in best or row[0] > best[row[1]][0]:
+            best[row[1]] = row
+    items = []
+    for period in sorted(best, reverse=True):
+        rank, _, valid_from, valid_until, revoked_at, reason, number, decided_on, version, level = best[period]
+        if rank == 3:
+            if revoked_at is not None and revoked_at.date() <= as_of:
+                state = "revoked"
+            elif as_of >= valid_until:
+                state = "expired"
+            elif as_of < valid_from:
+                state = "pending"
+            else:
+                state = "active"
+        else:
+            state = "pending" if rank == 2 else "registered"
+        items.append(TitleStatus(title=title, period=period, state=state, valid_from=valid_from,
+                                 valid_until=valid_until, decision_number=number, decided_on=decided_on,
+                                 criteria_version=version, level=level,
+                                 revoked_reason=reason if state == "revoked" else None))
+    return items or [TitleStatus(title=title, period=None, state="none")]
+
+
+# --- re-scoring under a new version --------------------------------------------------------------
+
+
+def rescore(session: Session, principal: Principal, body: RescoreRequest) -> RescoreReport:
+    """Score the open assessments of a title (in the caller's units) under another version.
+
+    Decided assessments are never touched. Each open one gets a new revision under the new
+    version unless its answers do not fit it (listed with the reasons); `dry_run` only reports.
+    """
+    if principal.role not in DECIDERS:
+        raise Forbidden("Chỉ cán bộ xã/phường hoặc quản trị viên được chấm lại.")
+    target = get_version(session, body.title, body.to_version, _ADMIN)
+    if target.state != VersionState.PUBLISHED:
+        raise Conflict("Chỉ chấm lại theo phiên bản đang công bố.", code="invalid_state")
+    rows = list(session.scalars(select(Assessment).where(
+        Assessment.title == body.title, Assessment.state.in_(AssessmentState.open_states()),
+        Assessment.criteria_version_id != target.id, within(principal, Assessment.unit_id),
+    ).order_by(Assessment.id)))
+    versions = dict(session.execute(select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id)).all())
+    items = []
+    for row in rows:
+        answers = AnswersIn(subject_group=row.subject_group, unit_groups=json.loads(row.unit_groups),
+                            answers=json.loads(row.answers), evidence=json.loads(row.evidence),
+                            submit=row.state != AssessmentState.DRAFT)
+        item = RescoreItem(assessment_id=row.public_id, new_assessment_id=None,
+                           from_version=versions[row.criteria_version_id], old_status=row.status,
+                           old_total=float(row.total), new_status=None, new_total=None, changed=False, problems=[])
+        try:
+            result, derived = _score(session, target, row.subject_id, row.reference_date, answers)
+        except Problem as problem:
+            item.problems = [f"{e.field.removeprefix('body.')}: {e.message}" for e in problem.errors or []]
+            items.append(item)
+            continue
+        item.new_status, item.new_total = result.status, float(result.total)
+        item.changed = (result.status, result.total) != (row.status, row.total)
+        if not body.dry_run:
+            public_id = _derived_id(row.public_id, target.content_hash)
+            new = _new_row(public_id, _body_hash(answers), result, derived, answers, chain_id=row.chain_id,
+                           revision=row.revision + 1, supersedes_id=row.id, title=row.title,
+                           subject_id=row.subject_id, period=row.period, unit_id=row.unit_id,
+                           reference_date=row.reference_date, criteria_version_id=target.id,
+                           criteria_content_hash=target.content_hash, assessor_id=row.assessor_id)
+            # A reviewed assessment whose score may have changed goes back to be reviewed again.
+            new.state = row.state if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED) else (
+                AssessmentState.SUBMITTED)
+            before = snapshot(row)
+            row.state = AssessmentState.SUPERSEDED
+            row.row_version += 1
+            session.add(new)
+            session.flush()
+            audit(session, principal, "rescore", "assessment", row.id, before, snapshot(row),
+                  to_version=body.to_version)
+            audit(session, principal, "create", "assessment", new.id, None, snapshot(new),
+                  supersedes=row.public_id, to_version=body.to_version)
+            item.new_assessment_id = public_id
+        items.append(item)
+    if body.dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return RescoreReport(to_version=body.to_version, dry_run=body.dry_run, items=items, total=len(items))
+
+
+def _derived_id(public_id: str, content_hash: str) -> str:
+    """A stable id for the re-scored revision, so repeating the operation cannot fork a chain."""
+    digest = hashlib.sha256(f"{public_id}:{content_hash}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"

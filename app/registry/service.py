@@ -1,0 +1,447 @@
+"""Subjects, memberships, residence and registrations, always within the caller's jurisdiction.
+
+Jurisdiction (phạm vi quản lý) is applied in SQL: a subject's home unit (its current residence,
+a clan's home commune, the village or commune itself) must lie under one of the caller's
+units. A record outside it reads as 404; creating or changing something there is 403.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import ColumnElement, exists, func, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit.service import record as audit, snapshot
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
+from app.registry.models import (
+    Clan,
+    ClanHousehold,
+    Household,
+    HouseholdMember,
+    Organisation,
+    OrganisationStaff,
+    Person,
+    PersonSector,
+    Registration,
+    Residence,
+)
+from app.registry.national_id import NationalIds
+from app.registry.schemas import (
+    ClanCreate,
+    ClanHouseholdOut,
+    ClanOut,
+    HouseholdCreate,
+    HouseholdOut,
+    MemberIn,
+    MemberOut,
+    OrganisationCreate,
+    OrganisationOut,
+    PersonCreate,
+    PersonOut,
+    RegistrationCreate,
+    RegistrationOut,
+    UnitBrief,
+)
+from app.rules import TitleCode
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
+from app.units.service import get_unit, in_jurisdiction
+
+READERS = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER, Role.ASSESSOR)
+WRITERS = (Role.ADMIN, Role.COMMUNE_OFFICER, Role.ASSESSOR)
+
+# Each title has one kind of subject.
+TITLE_SUBJECT: dict[TitleCode, str] = {
+    TitleCode.CITIZEN: "person",
+    TitleCode.FAMILY: "household",
+    TitleCode.CLAN: "clan",
+    TitleCode.COMMUNITY: "community",
+    TitleCode.UNIT: "organisation",
+    TitleCode.COMMUNE: "commune",
+}
+SUBJECT_TITLE = {kind: title for title, kind in TITLE_SUBJECT.items()}
+
+
+def within(principal: Principal, unit_id: ColumnElement) -> ColumnElement[bool]:
+    """SQL condition: `unit_id` lies under one of the caller's units."""
+    if principal.is_admin:
+        return true()
+    return exists().where(UnitAncestor.unit_id == unit_id, UnitAncestor.ancestor_id.in_(principal.unit_ids))
+
+
+def require_writer(session: Session, principal: Principal, unit_id: int) -> None:
+    if principal.role not in WRITERS or not in_jurisdiction(session, principal, unit_id):
+        raise Forbidden("Tài khoản không được ghi dữ liệu của đơn vị này.")
+
+
+def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | None:
+    """The unit a subject belongs to today (None when the subject does not exist)."""
+    kind = TITLE_SUBJECT[title]
+    if kind in ("person", "household", "organisation"):
+        column = getattr(Residence, f"{kind}_id")
+        return session.scalar(select(Residence.unit_id).where(column == subject_id, Residence.valid_to.is_(None)))
+    if kind == "clan":
+        return session.scalar(select(Clan.home_unit_id).where(Clan.id == subject_id))
+    level = UnitLevel.VILLAGE if kind == "community" else UnitLevel.COMMUNE
+    return session.scalar(select(AdministrativeUnit.id).where(
+        AdministrativeUnit.id == subject_id, AdministrativeUnit.level == level))
+
+
+def visible_subject_unit(session: Session, principal: Principal, title: TitleCode, subject_id: int) -> int:
+    """The subject's home unit if the caller may see it; 404 otherwise (existence is not revealed)."""
+    unit_id = home_unit_id(session, title, subject_id)
+    if unit_id is None or principal.role not in (*READERS, Role.PORTAL_CLIENT) or not in_jurisdiction(
+        session, principal, unit_id
+    ):
+        raise NotFound("Không tìm thấy đối tượng.")
+    return unit_id
+
+
+def _writable_unit(session: Session, principal: Principal, code: str, on: date) -> AdministrativeUnit:
+    unit = get_unit(session, code, on)
+    if unit.level not in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Nơi cư trú phải là xã/phường hoặc thôn/tổ dân phố.",
+                      errors=[FieldError(field="body.unit_code", code="wrong_unit_level",
+                                         message=f"{unit.name} không phải cấp xã hoặc thôn.")])
+    require_writer(session, principal, unit.id)
+    return unit
+
+
+def _brief(session: Session, unit_ids: list[int]) -> dict[int, UnitBrief]:
+    if not unit_ids:
+        return {}
+    rows = session.execute(select(AdministrativeUnit.id, AdministrativeUnit.code, AdministrativeUnit.name,
+                                  AdministrativeUnit.level).where(AdministrativeUnit.id.in_(unit_ids)))
+    return {uid: UnitBrief(code=code, name=name, level=level) for uid, code, name, level in rows}
+
+
+def _people_exist_here(session: Session, principal: Principal, person_ids: list[int], field: str) -> None:
+    """Every person exists and is visible to the caller; otherwise a field error each."""
+    if not person_ids:
+        return
+    visible = set(session.scalars(
+        select(Person.id).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
+        .where(Person.id.in_(person_ids), within(principal, Residence.unit_id))
+    ))
+    errors = [FieldError(field=f"{field}.{index}", code="unknown_person",
+                         message=f"Không có người mã {pid} trong phạm vi quản lý.")
+              for index, pid in enumerate(person_ids) if pid not in visible]
+    if errors:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số người không hợp lệ.", errors=errors)
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def create_person(session: Session, principal: Principal, ids: NationalIds, data: PersonCreate) -> Person:
+    since = data.resident_since or date.today()
+    unit = _writable_unit(session, principal, data.unit_code, since)
+    person = Person(full_name=data.full_name, birth_date=data.birth_date, sex=data.sex,
+                    occupational_group=data.occupational_group)
+    if data.national_id is not None:
+        number = data.national_id.get_secret_value()
+        person.national_id_hmac = ids.digest(number)
+        person.national_id_key_version = ids.key_version
+        person.national_id_masked = ids.mask(number)
+    session.add(person)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Số CCCD này đã có trong sổ đăng ký.", code="national_id_taken") from None
+    session.add_all(PersonSector(person_id=person.id, sector=sector) for sector in dict.fromkeys(data.sectors))
+    session.add(Residence(person_id=person.id, unit_id=unit.id, valid_from=since, reason="registered"))
+    audit(session, principal, "create", "person", person.id, None, snapshot(person))
+    session.commit()
+    return person
+
+
+def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
+    ids = [p.id for p in people]
+    sectors: dict[int, list[str]] = defaultdict(list)
+    units: dict[int, int] = {}
+    if ids:
+        for pid, sector in session.execute(select(PersonSector.person_id, PersonSector.sector)
+                                           .where(PersonSector.person_id.in_(ids)).order_by(PersonSector.sector)):
+            sectors[pid].append(sector)
+        units = dict(session.execute(select(Residence.person_id, Residence.unit_id)
+                                     .where(Residence.person_id.in_(ids), Residence.valid_to.is_(None))).all())
+    briefs = _brief(session, list(units.values()))
+    return [
+        PersonOut(id=p.id, full_name=p.full_name, birth_date=p.birth_date, sex=p.sex,
+                  occupational_group=p.occupational_group, sectors=sectors[p.id],
+                  national_id_masked=p.national_id_masked, unit=briefs.get(units.get(p.id, 0)))
+        for p in people
+    ]
+
+
+def get_person(session: Session, principal: Principal, person_id: int) -> Person:
+    visible_subject_unit(session, principal, TitleCode.CITIZEN, person_id)
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("Không tìm thấy đối tượng.")
+    return person
+
+
+def list_people(session: Session, principal: Principal, *, unit_code: str | None, q: str | None, limit: int,
+                offset: int) -> tuple[list[PersonOut], int]:
+    query = select(Person).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None)).where(
+        within(principal, Residence.unit_id))
+    if unit_code:
+        unit = get_unit(session, unit_code, date.today())
+        query = query.where(exists().where(UnitAncestor.unit_id == Residence.unit_id, UnitAncestor.ancestor_id == unit.id))
+    if q:
+        query = query.where(func.lower(Person.full_name).contains(q.strip().lower(), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    people = list(session.scalars(query.order_by(Person.id).limit(limit).offset(offset)))
+    return people_out(session, people), total
+
+
+def find_by_national_id(session: Session, principal: Principal, ids: NationalIds, number: str) -> list[PersonOut]:
+    people = list(session.scalars(
+        select(Person).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
+        .where(Person.national_id_hmac == ids.digest(number), within(principal, Residence.unit_id))
+    ))
+    return people_out(session, people)
+
+
+# --- households, clans, organisations -------------------------------------------------------------
+
+
+def _members(session: Session, model, owner_column, owner_id: int) -> list[MemberOut]:
+    rows = session.execute(
+        select(model, Person.full_name).join(Person, Person.id == model.person_id)
+        .where(owner_column == owner_id).order_by(model.joined_on, model.id)
+    )
+    return [MemberOut(person_id=m.person_id, full_name=name, relation=getattr(m, "relation", None),
+                      joined_on=m.joined_on, left_on=m.left_on) for m, name in rows]
+
+
+def current_unit_id(session: Session, column, subject_id: int) -> int | None:
+    return session.scalar(select(Residence.unit_id).where(column == subject_id, Residence.valid_to.is_(None)))
+
+
+def household_out(session: Session, household: Household) -> HouseholdOut:
+    unit_id = current_unit_id(session, Residence.household_id, household.id)
+    return HouseholdOut(id=household.id, name=household.name, head_person_id=household.head_person_id,
+                        unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
+                        members=_members(session, HouseholdMember, HouseholdMember.household_id, household.id))
+
+
+def _already_in_household(session: Session, person_ids: list[int], on: date) -> list[int]:
+    return list(session.scalars(select(HouseholdMember.person_id).where(
+        HouseholdMember.person_id.in_(person_ids), HouseholdMember.joined_on <= on,
+        (HouseholdMember.left_on.is_(None)) | (HouseholdMember.left_on > on))))
+
+
+def create_household(session: Session, principal: Principal, data: HouseholdCreate) -> Household:
+    since = data.since or date.today()
+    unit = _writable_unit(session, principal, data.unit_code, since)
+    person_ids = [m.person_id for m in data.members]
+    if len(set(person_ids)) != len(person_ids):
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một người được ghi hai lần.",
+                      errors=[FieldError(field="body.members", code="duplicate_person", message="Một người chỉ ghi một lần.")])
+    _people_exist_here(session, principal, person_ids, "body.members")
+    if data.head_person_id is not None and data.head_person_id not in person_ids:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Chủ hộ phải là thành viên của hộ.",
+                      errors=[FieldError(field="body.head_person_id", code="head_not_member",
+                                         message="Chủ hộ phải có trong danh sách thành viên.")])
+    taken = _already_in_household(session, person_ids, since)
+    if taken:
+        raise Conflict(f"Người mã {', '.join(map(str, taken))} đang là thành viên của hộ khác.", code="already_member")
+    household = Household(name=data.name, head_person_id=data.head_person_id)
+    session.add(household)
+    session.flush()
+    session.add_all(HouseholdMember(household_id=household.id, person_id=m.person_id, relation=m.relation,
+                                    joined_on=m.joined_on or since) for m in data.members)
+    session.add(Residence(household_id=household.id, unit_id=unit.id, valid_from=since, reason="registered"))
+    audit(session, principal, "create", "household", household.id, None, snapshot(household))
+    session.commit()
+    return household
+
+
+def get_household(session: Session, principal: Principal, household_id: int) -> Household:
+    visible_subject_unit(session, principal, TitleCode.FAMILY, household_id)
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound("Không tìm thấy đối tượng.")
+    return household
+
+
+def add_household_member(session: Session, principal: Principal, household: Household, data: MemberIn) -> None:
+    unit_id = current_unit_id(session, Residence.household_id, household.id)
+    require_writer(session, principal, unit_id or 0)
+    _people_exist_here(session, principal, [data.person_id], "body.person_id")
+    joined = data.joined_on or date.today()
+    if _already_in_household(session, [data.person_id], joined):
+        raise Conflict("Người này đang là thành viên của một hộ.", code="already_member")
+    member = HouseholdMember(household_id=household.id, person_id=data.person_id, relation=data.relation,
+                             joined_on=joined)
+    session.add(member)
+    session.flush()
+    audit(session, principal, "add_member", "household", household.id, None, snapshot(member))
+    session.commit()
+
+
+def end_membership(session: Session, principal: Principal, model, owner_column, owner_id: int, person_column,
+                   person_id: int, unit_id: int | None, left_on: date | None, entity: str) -> None:
+    """Close an open membership (household member, clan household, organisation staff)."""
+    require_writer(session, principal, unit_id or 0)
+    member = session.scalar(select(model).where(owner_column == owner_id, person_column == person_id,
+                                                model.left_on.is_(None)))
+    if member is None:
+        raise NotFound("Không có thành viên đang hoạt động này.")
+    end = left_on or date.today()
+    if end < member.joined_on:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Ngày rời không được trước ngày vào.",
+                      errors=[FieldError(field="body.left_on", code="before_join", message="Ngày rời trước ngày vào.")])
+    before = snapshot(member)
+    member.left_on = end
+    audit(session, principal, "end_member", entity, owner_id, before, snapshot(member))
+    session.commit()
+
+
+def clan_out(session: Session, clan: Clan) -> ClanOut:
+    rows = session.execute(
+        select(ClanHousehold, Household.name).join(Household, Household.id == ClanHousehold.household_id)
+        .where(ClanHousehold.clan_id == clan.id).order_by(ClanHousehold.joined_on, ClanHousehold.id))
+    return ClanOut(id=clan.id, name=clan.name, home_unit=_brief(session, [clan.home_unit_id])[clan.home_unit_id],
+                   households=[ClanHouseholdOut(household_id=m.household_id, name=name, joined_on=m.joined_on,
+                                                left_on=m.left_on) for m, name in rows])
+
+
+def _households_exist_here(session: Session, principal: Principal, household_ids: list[int], field: str) -> None:
+    visible = set(session.scalars(
+        select(Household.id).join(Residence, (Residence.household_id == Household.id) & Residence.valid_to.is_(None))
+        .where(Household.id.in_(household_ids), within(principal, Residence.unit_id))
+    )) if household_ids else set()
+    errors = [FieldError(field=f"{field}.{index}", code="unknown_household",
+                         message=f"Không có hộ mã {hid} trong phạm vi quản lý.")
+              for index, hid in enumerate(household_ids) if hid not in visible]
+    if errors:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số hộ không hợp lệ.", errors=errors)
+
+
+def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Clan:
+    since = data.since or date.today()
+    commune = get_unit(session, data.home_commune_code, since)
+    if commune.level != UnitLevel.COMMUNE:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Quê gốc của dòng họ phải là một xã/phường.",
+                      errors=[FieldError(field="body.home_commune_code", code="wrong_unit_level",
+                                         message=f"{commune.name} không phải cấp xã.")])
+    require_writer(session, principal, commune.id)
+    ids = list(dict.fromkeys(data.household_ids))
+    _households_exist_here(session, principal, ids, "body.household_ids")
+    clan = Clan(name=data.name, home_unit_id=commune.id)
+    session.add(clan)
+    session.flush()
+    session.add_all(ClanHousehold(clan_id=clan.id, household_id=hid, joined_on=since) for hid in ids)
+    audit(session, principal, "create", "clan", clan.id, None, snapshot(clan))
+    session.commit()
+    return clan
+
+
+def get_clan(session: Session, principal: Principal, clan_id: int) -> Clan:
+    visible_subject_unit(session, principal, TitleCode.CLAN, clan_id)
+    clan = session.get(Clan, clan_id)
+    if clan is None:
+        raise NotFound("Không tìm thấy đối tượng.")
+    return clan
+
+
+def add_clan_household(session: Session, principal: Principal, clan: Clan, household_id: int, joined: date | None) -> None:
+    require_writer(session, principal, clan.home_unit_id)
+    _households_exist_here(session, principal, [household_id], "body.household_id")
+    if session.scalar(select(ClanHousehold.id).where(ClanHousehold.clan_id == clan.id,
+                                                     ClanHousehold.household_id == household_id,
+                                                     ClanHousehold.left_on.is_(None))):
+        raise Conflict("Hộ này đã thuộc dòng họ.", code="already_member")
+    member = ClanHousehold(clan_id=clan.id, household_id=household_id, joined_on=joined or date.today())
+    session.add(member)
+    session.flush()
+    audit(session, principal, "add_member", "clan", clan.id, None, snapshot(member))
+    session.commit()
+
+
+def organisation_out(session: Session, organisation: Organisation) -> OrganisationOut:
+    unit_id = current_unit_id(session, Residence.organisation_id, organisation.id)
+    return OrganisationOut(
+        id=organisation.id, name=organisation.name, kind=organisation.kind, sector=organisation.sector,
+        managing_level=organisation.managing_level, unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
+        staff=_members(session, OrganisationStaff, OrganisationStaff.organisation_id, organisation.id))
+
+
+def create_organisation(session: Session, principal: Principal, data: OrganisationCreate) -> Organisation:
+    since = data.since or date.today()
+    unit = _writable_unit(session, principal, data.unit_code, since)
+    person_ids = [m.person_id for m in data.staff]
+    if len(set(person_ids)) != len(person_ids):
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một người được ghi hai lần.",
+                      errors=[FieldError(field="body.staff", code="duplicate_person", message="Một người chỉ ghi một lần.")])
+    _people_exist_here(session, principal, person_ids, "body.staff")
+    organisation = Organisation(name=data.name, kind=data.kind, sector=data.sector, managing_level=data.managing_level)
+    session.add(organisation)
+    session.flush()
+    session.add_all(OrganisationStaff(organisation_id=organisation.id, person_id=m.person_id,
+                                      joined_on=m.joined_on or since) for m in data.staff)
+    session.add(Residence(organisation_id=organisation.id, unit_id=unit.id, valid_from=since, reason="registered"))
+    audit(session, principal, "create", "organisation", organisation.id, None, snapshot(organisation))
+    session.commit()
+    return organisation
+
+
+def get_organisation(session: Session, principal: Principal, organisation_id: int) -> Organisation:
+    visible_subject_unit(session, principal, TitleCode.UNIT, organisation_id)
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound("Không tìm thấy đối tượng.")
+    return organisation
+
+
+def add_staff(session: Session, principal: Principal, organisation: Organisation, data: MemberIn) -> None:
+    unit_id = current_unit_id(session, Residence.organisation_id, organisation.id)
+    require_writer(session, principal, unit_id or 0)
+    _people_exist_here(session, principal, [data.person_id], "body.person_id")
+    if session.scalar(select(OrganisationStaff.id).where(OrganisationStaff.organisation_id == organisation.id,
+                                                         OrganisationStaff.person_id == data.person_id,
+                                                         OrganisationStaff.left_on.is_(None))):
+        raise Conflict("Người này đang là cán bộ, người lao động của đơn vị.", code="already_member")
+    member = OrganisationStaff(organisation_id=organisation.id, person_id=data.person_id,
+                               joined_on=data.joined_on or date.today())
+    session.add(member)
+    session.flush()
+    audit(session, principal, "add_member", "organisation", organisation.id, None, snapshot(member))
+    session.commit()
+
+
+# --- registrations ------------------------------------------------------------------------------
+
+
+def register(session: Session, principal: Principal, data: RegistrationCreate) -> Registration:
+    unit_id = home_unit_id(session, data.title, data.subject_id)
+    if unit_id is None:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Không có đối tượng này.",
+                      errors=[FieldError(field="body.subject_id", code="unknown_subject",
+                                         message="Không có đối tượng với mã này cho danh hiệu đã chọn.")])
+    require_writer(session, principal, unit_id)
+    if session.scalar(select(Registration.id).where(Registration.title == data.title,
+                                                    Registration.subject_id == data.subject_id,
+                                                    Registration.year == data.year)):
+        raise Conflict(f"Đối tượng đã đăng ký danh hiệu này cho năm {data.year}.", code="already_registered")
+    registration = Registration(title=data.title, subject_id=data.subject_id, year=data.year, unit_id=unit_id,
+                                registered_on=data.registered_on or date.today(), created_by_id=principal.id or None)
+    session.add(registration)
+    session.flush()
+    audit(session, principal, "create", "registration", registration.id, None, snapshot(registration))
+    session.commit()
+    return registration
+
+
+def registration_out(session: Session, registration: Registration) -> RegistrationOut:
+    return RegistrationOut(id=registration.id, title=registration.title, subject_id=registration.subject_id,
+                           year=registration.year, registered_on=registration.registered_on,
+                           unit=_brief(session, [registration.unit_id])[registration.unit_id])
