@@ -105,8 +105,15 @@ class TestSettings:
             ({"secret_key": STRONG_SECRET}, "HOCTAP_NATIONAL_ID_KEY"),
             ({"secret_key": STRONG_SECRET, "national_id_key": "n" * 40}, "ES256 or RS256"),
             ({"secret_key": STRONG_SECRET, "jwt_algorithm": "ES256"}, "HOCTAP_JWT_PRIVATE_KEY"),
-            ({"secret_key": STRONG_SECRET, "national_id_key": "n" * 40, "jwt_algorithm": "ES256",
-              "jwt_private_key": "pem"}, "HOCTAP_JWT_KID"),
+            (
+                {
+                    "secret_key": STRONG_SECRET,
+                    "national_id_key": "n" * 40,
+                    "jwt_algorithm": "ES256",
+                    "jwt_private_key": "pem",
+                },
+                "HOCTAP_JWT_KID",
+            ),
         ],
     )
     def test_production_refuses_default_or_missing_secrets(self, values, complaint):

@@ -35,22 +35,30 @@ def _population(source: DerivedSource, title: TitleCode, subject_id: int, on: da
     """A subquery of the ids (households or people) the share is taken over."""
     if source.population == "member_households" and title == TitleCode.CLAN:
         return select(ClanHousehold.household_id.label("id")).where(
-            ClanHousehold.clan_id == subject_id, _active(ClanHousehold, on))
+            ClanHousehold.clan_id == subject_id, _active(ClanHousehold, on)
+        )
     if source.population == "members" and title == TitleCode.CLAN:
-        households = select(ClanHousehold.household_id).where(ClanHousehold.clan_id == subject_id,
-                                                              _active(ClanHousehold, on))
+        households = select(ClanHousehold.household_id).where(
+            ClanHousehold.clan_id == subject_id, _active(ClanHousehold, on)
+        )
         return select(HouseholdMember.person_id.label("id")).where(
-            HouseholdMember.household_id.in_(households), _active(HouseholdMember, on))
+            HouseholdMember.household_id.in_(households), _active(HouseholdMember, on)
+        )
     if source.population == "members" and title == TitleCode.FAMILY:
         return select(HouseholdMember.person_id.label("id")).where(
-            HouseholdMember.household_id == subject_id, _active(HouseholdMember, on))
+            HouseholdMember.household_id == subject_id, _active(HouseholdMember, on)
+        )
     if source.population == "village_households" and title == TitleCode.COMMUNITY:
         return select(Residence.household_id.label("id")).where(
-            Residence.unit_id == subject_id, Residence.household_id.is_not(None), Residence.valid_from <= on,
-            or_(Residence.valid_to.is_(None), Residence.valid_to > on))
+            Residence.unit_id == subject_id,
+            Residence.household_id.is_not(None),
+            Residence.valid_from <= on,
+            or_(Residence.valid_to.is_(None), Residence.valid_to > on),
+        )
     if source.population == "staff" and title == TitleCode.UNIT:
         return select(OrganisationStaff.person_id.label("id")).where(
-            OrganisationStaff.organisation_id == subject_id, _active(OrganisationStaff, on))
+            OrganisationStaff.organisation_id == subject_id, _active(OrganisationStaff, on)
+        )
     raise ValueError(f"population {source.population} is not defined for the {title} title")
 
 
@@ -62,15 +70,20 @@ def compute(session: Session, version: CriteriaVersion, subject_id: int, on: dat
             continue
         source = indicator.derived
         population = _population(source, version.title, subject_id, on).distinct().subquery()
-        holders = select(Recognition.subject_id).where(
-            Recognition.title == source.title, recognition_active_on(on))
+        holders = select(Recognition.subject_id).where(Recognition.title == source.title, recognition_active_on(on))
         denominator, numerator = session.execute(
             select(func.count(population.c.id), func.count(population.c.id).filter(population.c.id.in_(holders)))
         ).one()
         if source.measure == "count_holding_title":
             value = Decimal(numerator)
         else:
-            value = (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001")) if denominator else Decimal(0)
-        values[indicator.id] = {"value": str(value), "numerator": numerator, "denominator": denominator,
-                                "as_of": on.isoformat()}
+            value = (
+                (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001")) if denominator else Decimal(0)
+            )
+        values[indicator.id] = {
+            "value": str(value),
+            "numerator": numerator,
+            "denominator": denominator,
+            "as_of": on.isoformat(),
+        }
     return values

@@ -32,11 +32,14 @@ from app.params import IdPath, Limit, Offset
 from app.registry.service import READERS
 from app.rules import TitleCode
 
-router = APIRouter(tags=["assessments"], responses=problem_responses(401, 403, 422),
-                   dependencies=[Depends(require_roles(*READERS))])
+router = APIRouter(
+    tags=["assessments"], responses=problem_responses(401, 403, 422), dependencies=[Depends(require_roles(*READERS))]
+)
 status_router = APIRouter(tags=["assessments"], responses=problem_responses(401, 403, 404, 422))
 
-AssessmentId = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+AssessmentId = Annotated[
+    str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag của bản đang sửa")]
 Period = Annotated[int | None, Query(ge=2000, le=2100)]
 
@@ -47,94 +50,157 @@ def _one(session, row, response: Response, created: bool) -> AssessmentOut:
     return service.assessment_outs(session, [row])[0]
 
 
-@router.post("/assessments", response_model=AssessmentOut, status_code=status.HTTP_201_CREATED,
-             responses={**problem_responses(404, 409), 200: {"description": "Đã có (gửi lại cùng mã, cùng nội dung)",
-                                                              "model": AssessmentOut}},
-             summary="Nộp một bản đánh giá (idempotent theo mã do máy khách tạo)")
-def create_assessment(session: SessionDep, principal: CurrentPrincipal, body: AssessmentCreate,
-                      response: Response) -> AssessmentOut:
+@router.post(
+    "/assessments",
+    response_model=AssessmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **problem_responses(404, 409),
+        200: {"description": "Đã có (gửi lại cùng mã, cùng nội dung)", "model": AssessmentOut},
+    },
+    summary="Nộp một bản đánh giá (idempotent theo mã do máy khách tạo)",
+)
+def create_assessment(
+    session: SessionDep, principal: CurrentPrincipal, body: AssessmentCreate, response: Response
+) -> AssessmentOut:
     row, created = service.create_assessment(session, principal, body)
     return _one(session, row, response, created)
 
 
 @router.get("/assessments", response_model=AssessmentList, summary="Các bản đánh giá trong phạm vi quản lý")
 def list_assessments(
-    session: SessionDep, principal: CurrentPrincipal, title: TitleCode | None = None, period: Period = None,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    title: TitleCode | None = None,
+    period: Period = None,
     state: AssessmentState | None = None,
     subject_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> AssessmentList:
-    items, total = service.list_assessments(session, principal, title=title, period=period, state=state,
-                                            subject_id=subject_id, limit=limit, offset=offset)
+    items, total = service.list_assessments(
+        session, principal, title=title, period=period, state=state, subject_id=subject_id, limit=limit, offset=offset
+    )
     return AssessmentList(items=items, total=total)
 
 
-@router.post("/assessments/rescore", response_model=RescoreReport, responses=problem_responses(404, 409),
-             summary="Chấm lại các bản đánh giá đang mở theo một phiên bản tiêu chí khác, báo cáo thay đổi")
+@router.post(
+    "/assessments/rescore",
+    response_model=RescoreReport,
+    responses=problem_responses(404, 409),
+    summary="Chấm lại các bản đánh giá đang mở theo một phiên bản tiêu chí khác, báo cáo thay đổi",
+)
 def rescore(session: SessionDep, principal: CurrentPrincipal, body: RescoreRequest) -> RescoreReport:
     return service.rescore(session, principal, body)
 
 
-@router.get("/assessments/{assessment_id}", response_model=AssessmentOut, responses=problem_responses(404),
-            summary="Một bản đánh giá (có ETag)")
-def read_assessment(session: SessionDep, principal: CurrentPrincipal, assessment_id: AssessmentId,
-                    response: Response) -> AssessmentOut:
+@router.get(
+    "/assessments/{assessment_id}",
+    response_model=AssessmentOut,
+    responses=problem_responses(404),
+    summary="Một bản đánh giá (có ETag)",
+)
+def read_assessment(
+    session: SessionDep, principal: CurrentPrincipal, assessment_id: AssessmentId, response: Response
+) -> AssessmentOut:
     return _one(session, service.get_assessment(session, principal, assessment_id), response, created=False)
 
 
-@router.post("/assessments/{assessment_id}/revisions", response_model=AssessmentOut,
-             status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 409, 412, 428),
-             summary="Sửa: tạo bản mới thay thế bản hiện tại (cần If-Match)")
-def revise(session: SessionDep, principal: CurrentPrincipal, assessment_id: AssessmentId, body: AssessmentRevise,
-           response: Response, if_match: IfMatch = None) -> AssessmentOut:
+@router.post(
+    "/assessments/{assessment_id}/revisions",
+    response_model=AssessmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 409, 412, 428),
+    summary="Sửa: tạo bản mới thay thế bản hiện tại (cần If-Match)",
+)
+def revise(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: AssessmentId,
+    body: AssessmentRevise,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssessmentOut:
     current = service.get_assessment(session, principal, assessment_id)
     row, created = service.revise(session, principal, current, body, if_match)
     return _one(session, row, response, created)
 
 
-@router.post("/assessments/{assessment_id}/transitions", response_model=AssessmentOut,
-             responses=problem_responses(404, 409, 412, 428),
-             summary="Nộp, thẩm định hoặc trả lại (cần If-Match)")
-def transition(session: SessionDep, principal: CurrentPrincipal, assessment_id: AssessmentId, body: Transition,
-               response: Response, if_match: IfMatch = None) -> AssessmentOut:
+@router.post(
+    "/assessments/{assessment_id}/transitions",
+    response_model=AssessmentOut,
+    responses=problem_responses(404, 409, 412, 428),
+    summary="Nộp, thẩm định hoặc trả lại (cần If-Match)",
+)
+def transition(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment_id: AssessmentId,
+    body: Transition,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssessmentOut:
     row = service.get_assessment(session, principal, assessment_id)
     return _one(session, service.transition(session, principal, row, body, if_match), response, created=False)
 
 
-@router.post("/decisions", response_model=DecisionOut, status_code=status.HTTP_201_CREATED,
-             responses=problem_responses(404, 409), summary="Ghi quyết định công nhận cho một loạt bản đánh giá")
+@router.post(
+    "/decisions",
+    response_model=DecisionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 409),
+    summary="Ghi quyết định công nhận cho một loạt bản đánh giá",
+)
 def create_decision(session: SessionDep, principal: CurrentPrincipal, body: DecisionCreate) -> DecisionOut:
     return service.decision_out(session, service.create_decision(session, principal, body))
 
 
-@router.get("/decisions/{decision_id}", response_model=DecisionOut, responses=problem_responses(404),
-            summary="Một quyết định công nhận")
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=DecisionOut,
+    responses=problem_responses(404),
+    summary="Một quyết định công nhận",
+)
 def read_decision(session: SessionDep, principal: CurrentPrincipal, decision_id: IdPath) -> DecisionOut:
     return service.decision_out(session, service.get_decision(session, principal, decision_id))
 
 
 @router.get("/recognitions", response_model=RecognitionList, summary="Các danh hiệu đã công nhận")
-def list_recognitions(session: SessionDep, principal: CurrentPrincipal, title: TitleCode | None = None,
-                      period: Period = None, limit: Limit = 50, offset: Offset = 0) -> RecognitionList:
-    items, total = service.list_recognitions(session, principal, title=title, period=period, limit=limit,
-                                             offset=offset)
+def list_recognitions(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    title: TitleCode | None = None,
+    period: Period = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> RecognitionList:
+    items, total = service.list_recognitions(session, principal, title=title, period=period, limit=limit, offset=offset)
     return RecognitionList(items=items, total=total)
 
 
-@router.post("/recognitions/{recognition_id}/revoke", response_model=RecognitionOut,
-             responses=problem_responses(404, 409), summary="Thu hồi danh hiệu (cần lý do; bản ghi được giữ)")
-def revoke(session: SessionDep, principal: CurrentPrincipal, recognition_id: IdPath, body: Revocation) -> RecognitionOut:
+@router.post(
+    "/recognitions/{recognition_id}/revoke",
+    response_model=RecognitionOut,
+    responses=problem_responses(404, 409),
+    summary="Thu hồi danh hiệu (cần lý do; bản ghi được giữ)",
+)
+def revoke(
+    session: SessionDep, principal: CurrentPrincipal, recognition_id: IdPath, body: Revocation
+) -> RecognitionOut:
     return service.revoke(session, principal, recognition_id, body.reason)
 
 
 @status_router.get(
-    "/subjects/{kind}/{subject_id}/titles", response_model=TitleStatusList,
+    "/subjects/{kind}/{subject_id}/titles",
+    response_model=TitleStatusList,
     dependencies=[Depends(require_roles(*READERS, Role.PORTAL_CLIENT))],
     summary="Danh hiệu của một đối tượng: đang hiệu lực, hết hạn, thu hồi, chờ, đã đăng ký",
 )
 def subject_titles(
-    session: SessionDep, principal: CurrentPrincipal,
-    kind: Literal["person", "household", "clan", "community", "organisation", "commune"], subject_id: IdPath,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    kind: Literal["person", "household", "clan", "community", "organisation", "commune"],
+    subject_id: IdPath,
     as_of: Annotated[date | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
 ) -> TitleStatusList:
     day = as_of or date.today()

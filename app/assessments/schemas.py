@@ -12,8 +12,13 @@ from app.registry.schemas import DbId, Year
 from app.rules import Result, TitleCode
 from app.units.schemas import UnitCodeStr
 
-ClientId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-                                description="Mã do máy khách tạo (UUID); gửi lại cùng mã và cùng nội dung không tạo bản ghi mới")]
+ClientId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="Mã do máy khách tạo (UUID); gửi lại cùng mã và cùng nội dung không tạo bản ghi mới",
+    ),
+]
 VersionId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
@@ -30,7 +35,8 @@ class Evidence(Input):
 class AnswersIn(Input):
     subject_group: str | None = Field(default=None, max_length=64)
     unit_groups: list[Annotated[str, Field(max_length=64)]] = Field(
-        default_factory=list, max_length=10, description="Nhóm địa bàn áp dụng ngoại lệ, ví dụ disadvantaged")
+        default_factory=list, max_length=10, description="Nhóm địa bàn áp dụng ngoại lệ, ví dụ disadvantaged"
+    )
     answers: dict[str, Any] = Field(default_factory=dict, max_length=500)
     evidence: list[Evidence] = Field(default_factory=list, max_length=500)
     submit: bool = Field(default=False, description="Nộp luôn (không để ở trạng thái nháp)")
@@ -42,7 +48,9 @@ class AssessmentCreate(AnswersIn):
     subject_id: DbId
     period: Year
     criteria_version: VersionId | None = Field(default=None, description="Mặc định: phiên bản đang áp dụng")
-    reference_date: date | None = Field(default=None, description="Ngày tính các chỉ số dẫn xuất; mặc định 31/12 của kỳ")
+    reference_date: date | None = Field(
+        default=None, description="Ngày tính các chỉ số dẫn xuất; mặc định 31/12 của kỳ"
+    )
 
 
 class AssessmentRevise(AnswersIn):

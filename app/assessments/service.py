@@ -36,7 +36,8 @@ from app.assessments.schemas import (
     TitleStatus,
     Transition,
 )
-from app.audit.service import record as audit, snapshot
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.criteria.models import CriteriaVersionRecord, VersionState
@@ -60,11 +61,19 @@ def etag(assessment: Assessment) -> str:
 
 def check_if_match(assessment: Assessment, if_match: str | None) -> None:
     if if_match is None:
-        raise Problem(428, "precondition_required", "Thiếu điều kiện",
-                      "Cần gửi tiêu đề If-Match với ETag của bản đang sửa, để không ghi đè thay đổi của người khác.")
+        raise Problem(
+            428,
+            "precondition_required",
+            "Thiếu điều kiện",
+            "Cần gửi tiêu đề If-Match với ETag của bản đang sửa, để không ghi đè thay đổi của người khác.",
+        )
     if if_match.strip() not in ("*", etag(assessment)):
-        raise Problem(412, "precondition_failed", "Dữ liệu đã thay đổi",
-                      "Bản ghi đã được người khác thay đổi từ lần bạn tải về. Hãy tải lại rồi thực hiện lại.")
+        raise Problem(
+            412,
+            "precondition_failed",
+            "Dữ liệu đã thay đổi",
+            "Bản ghi đã được người khác thay đổi từ lần bạn tải về. Hãy tải lại rồi thực hiện lại.",
+        )
 
 
 def _body_hash(body: BaseModel) -> str:
@@ -78,7 +87,8 @@ def _require_filer(session: Session, principal: Principal, unit_id: int, roles=F
 
 def _province_code(session: Session, unit_id: int) -> str | None:
     return session.scalar(
-        select(AdministrativeUnit.code).join(UnitAncestor, UnitAncestor.ancestor_id == AdministrativeUnit.id)
+        select(AdministrativeUnit.code)
+        .join(UnitAncestor, UnitAncestor.ancestor_id == AdministrativeUnit.id)
         .where(UnitAncestor.unit_id == unit_id, AdministrativeUnit.level == UnitLevel.PROVINCE)
     )
 
@@ -87,8 +97,9 @@ def default_reference_date(period: int) -> date:
     return min(date(period, 12, 31), date.today())
 
 
-def _score(session: Session, version: CriteriaVersionRecord, subject_id: int, reference_date: date,
-           body: AnswersIn) -> tuple[Result, dict]:
+def _score(
+    session: Session, version: CriteriaVersionRecord, subject_id: int, reference_date: date, body: AnswersIn
+) -> tuple[Result, dict]:
     model = model_of(version)
     derived = compute(session, model, subject_id, reference_date)
     context = EvaluationContext(subject_group=body.subject_group, unit_groups=frozenset(body.unit_groups))
@@ -107,11 +118,19 @@ def _replay(existing: Assessment, body_hash: str) -> Assessment:
 
 def _new_row(public_id: str, body_hash: str, result: Result, derived: dict, body: AnswersIn, **fields) -> Assessment:
     return Assessment(
-        public_id=public_id, request_hash=body_hash, subject_group=body.subject_group,
-        unit_groups=json.dumps(sorted(body.unit_groups)), answers=json.dumps(body.answers, sort_keys=True),
-        evidence=json.dumps([e.model_dump() for e in body.evidence]), derived=json.dumps(derived, sort_keys=True),
-        result=result.model_dump_json(), status=result.status, total=Decimal(str(result.total)), level=result.level,
-        state=AssessmentState.SUBMITTED if body.submit else AssessmentState.DRAFT, **fields,
+        public_id=public_id,
+        request_hash=body_hash,
+        subject_group=body.subject_group,
+        unit_groups=json.dumps(sorted(body.unit_groups)),
+        answers=json.dumps(body.answers, sort_keys=True),
+        evidence=json.dumps([e.model_dump() for e in body.evidence]),
+        derived=json.dumps(derived, sort_keys=True),
+        result=result.model_dump_json(),
+        status=result.status,
+        total=Decimal(str(result.total)),
+        level=result.level,
+        state=AssessmentState.SUBMITTED if body.submit else AssessmentState.DRAFT,
+        **fields,
     )
 
 
@@ -128,24 +147,55 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         return _replay(existing, body_hash), False
     unit_id = home_unit_id(session, body.title, body.subject_id)
     if unit_id is None:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Không có đối tượng này.",
-                      errors=[FieldError(field="body.subject_id", code="unknown_subject",
-                                         message="Không có đối tượng với mã này cho danh hiệu đã chọn.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Không có đối tượng này.",
+            errors=[
+                FieldError(
+                    field="body.subject_id",
+                    code="unknown_subject",
+                    message="Không có đối tượng với mã này cho danh hiệu đã chọn.",
+                )
+            ],
+        )
     _require_filer(session, principal, unit_id)
     reference_date = body.reference_date or default_reference_date(body.period)
     if body.criteria_version:
         version = get_version(session, body.title, body.criteria_version, _ADMIN)
         if version.state == VersionState.DRAFT:
-            raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Phiên bản tiêu chí chưa công bố.",
-                          errors=[FieldError(field="body.criteria_version", code="not_published",
-                                             message="Chỉ dùng được phiên bản đã công bố.")])
+            raise Problem(
+                422,
+                "validation_failed",
+                "Dữ liệu không hợp lệ",
+                "Phiên bản tiêu chí chưa công bố.",
+                errors=[
+                    FieldError(
+                        field="body.criteria_version",
+                        code="not_published",
+                        message="Chỉ dùng được phiên bản đã công bố.",
+                    )
+                ],
+            )
     else:
         version = resolve(session, body.title, _province_code(session, unit_id), reference_date)
     result, derived = _score(session, version, body.subject_id, reference_date, body)
     assessment = _new_row(
-        public_id, body_hash, result, derived, body, chain_id=public_id, revision=1, title=body.title,
-        subject_id=body.subject_id, period=body.period, unit_id=unit_id, reference_date=reference_date,
-        criteria_version_id=version.id, criteria_content_hash=version.content_hash,
+        public_id,
+        body_hash,
+        result,
+        derived,
+        body,
+        chain_id=public_id,
+        revision=1,
+        title=body.title,
+        subject_id=body.subject_id,
+        period=body.period,
+        unit_id=unit_id,
+        reference_date=reference_date,
+        criteria_version_id=version.id,
+        criteria_content_hash=version.content_hash,
         assessor_id=principal.id or None,
     )
     session.add(assessment)
@@ -157,22 +207,33 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         if winner is None:
             raise
         return _replay(winner, body_hash), False
-    audit(session, principal, "create", "assessment", assessment.id, None, snapshot(assessment),
-          state=assessment.state, status=assessment.status)
+    audit(
+        session,
+        principal,
+        "create",
+        "assessment",
+        assessment.id,
+        None,
+        snapshot(assessment),
+        state=assessment.state,
+        status=assessment.status,
+    )
     session.commit()
     return assessment, True
 
 
 def get_assessment(session: Session, principal: Principal, public_id: str) -> Assessment:
-    assessment = session.scalar(select(Assessment).where(
-        Assessment.public_id == public_id.lower(), within(principal, Assessment.unit_id)))
+    assessment = session.scalar(
+        select(Assessment).where(Assessment.public_id == public_id.lower(), within(principal, Assessment.unit_id))
+    )
     if assessment is None:
         raise NotFound("Không tìm thấy bản đánh giá.")
     return assessment
 
 
-def revise(session: Session, principal: Principal, current: Assessment, body: AssessmentRevise,
-           if_match: str | None) -> tuple[Assessment, bool]:
+def revise(
+    session: Session, principal: Principal, current: Assessment, body: AssessmentRevise, if_match: str | None
+) -> tuple[Assessment, bool]:
     """A corrected revision: a new row that supersedes `current`, scored under the same version."""
     public_id, body_hash = body.id.lower(), _body_hash(body)
     existing = _by_public_id(session, public_id)
@@ -186,18 +247,40 @@ def revise(session: Session, principal: Principal, current: Assessment, body: As
     result, derived = _score(session, version, current.subject_id, current.reference_date, body)
     before = snapshot(current)
     revision = _new_row(
-        public_id, body_hash, result, derived, body, chain_id=current.chain_id, revision=current.revision + 1,
-        supersedes_id=current.id, title=current.title, subject_id=current.subject_id, period=current.period,
-        unit_id=current.unit_id, reference_date=current.reference_date, criteria_version_id=version.id,
-        criteria_content_hash=version.content_hash, assessor_id=principal.id or None,
+        public_id,
+        body_hash,
+        result,
+        derived,
+        body,
+        chain_id=current.chain_id,
+        revision=current.revision + 1,
+        supersedes_id=current.id,
+        title=current.title,
+        subject_id=current.subject_id,
+        period=current.period,
+        unit_id=current.unit_id,
+        reference_date=current.reference_date,
+        criteria_version_id=version.id,
+        criteria_content_hash=version.content_hash,
+        assessor_id=principal.id or None,
     )
     current.state = AssessmentState.SUPERSEDED
     current.row_version += 1
     session.add(revision)
     session.flush()
     audit(session, principal, "supersede", "assessment", current.id, before, snapshot(current))
-    audit(session, principal, "create", "assessment", revision.id, None, snapshot(revision),
-          supersedes=current.public_id, state=revision.state, status=revision.status)
+    audit(
+        session,
+        principal,
+        "create",
+        "assessment",
+        revision.id,
+        None,
+        snapshot(revision),
+        supersedes=current.public_id,
+        state=revision.state,
+        status=revision.status,
+    )
     session.commit()
     return revision, True
 
@@ -209,19 +292,26 @@ _TRANSITIONS = {
 }
 
 
-def transition(session: Session, principal: Principal, assessment: Assessment, body: Transition,
-               if_match: str | None) -> Assessment:
+def transition(
+    session: Session, principal: Principal, assessment: Assessment, body: Transition, if_match: str | None
+) -> Assessment:
     _require_filer(session, principal, assessment.unit_id)
     check_if_match(assessment, if_match)
     sources, target = _TRANSITIONS[body.action]
     if assessment.state not in sources:
-        raise Conflict(f"Không thể '{body.action}' bản đánh giá đang ở trạng thái {assessment.state}.",
-                       code="invalid_transition")
+        raise Conflict(
+            f"Không thể '{body.action}' bản đánh giá đang ở trạng thái {assessment.state}.", code="invalid_transition"
+        )
     if body.action == "review" and not principal.is_admin and assessment.assessor_id == principal.id:
         raise Forbidden("Người thẩm định phải khác người lập bản đánh giá.")
     if body.action == "return" and not body.reason:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Trả lại cần nêu lý do.",
-                      errors=[FieldError(field="body.reason", code="missing", message="Trường này là bắt buộc.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Trả lại cần nêu lý do.",
+            errors=[FieldError(field="body.reason", code="missing", message="Trường này là bắt buộc.")],
+        )
     before = snapshot(assessment)
     assessment.state = target
     assessment.row_version += 1
@@ -229,8 +319,17 @@ def transition(session: Session, principal: Principal, assessment: Assessment, b
         assessment.reviewed_by_id = principal.id or None
     assessment.return_reason = body.reason if body.action == "return" else None
     assessment.updated_at = utcnow()
-    audit(session, principal, body.action, "assessment", assessment.id, before, snapshot(assessment),
-          state=target, reason=body.reason)
+    audit(
+        session,
+        principal,
+        body.action,
+        "assessment",
+        assessment.id,
+        before,
+        snapshot(assessment),
+        state=target,
+        reason=body.reason,
+    )
     session.commit()
     return assessment
 
@@ -239,33 +338,77 @@ def assessment_outs(session: Session, rows: list[Assessment]) -> list[Assessment
     """Output models for a page of assessments, with three batched look-ups."""
     if not rows:
         return []
-    units = dict(session.execute(select(AdministrativeUnit.id, AdministrativeUnit.code).where(
-        AdministrativeUnit.id.in_({r.unit_id for r in rows}))).all())
-    versions = dict(session.execute(select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id).where(
-        CriteriaVersionRecord.id.in_({r.criteria_version_id for r in rows}))).all())
+    units = dict(
+        session.execute(
+            select(AdministrativeUnit.id, AdministrativeUnit.code).where(
+                AdministrativeUnit.id.in_({r.unit_id for r in rows})
+            )
+        ).all()
+    )
+    versions = dict(
+        session.execute(
+            select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id).where(
+                CriteriaVersionRecord.id.in_({r.criteria_version_id for r in rows})
+            )
+        ).all()
+    )
     older = aliased(Assessment)
-    supersedes = dict(session.execute(select(Assessment.id, older.public_id).join(older, older.id == Assessment.supersedes_id)
-                                      .where(Assessment.id.in_([r.id for r in rows]))).all())
-    superseded_by = dict(session.execute(select(Assessment.supersedes_id, Assessment.public_id).where(
-        Assessment.supersedes_id.in_([r.id for r in rows]))).all())
+    supersedes = dict(
+        session.execute(
+            select(Assessment.id, older.public_id)
+            .join(older, older.id == Assessment.supersedes_id)
+            .where(Assessment.id.in_([r.id for r in rows]))
+        ).all()
+    )
+    superseded_by = dict(
+        session.execute(
+            select(Assessment.supersedes_id, Assessment.public_id).where(
+                Assessment.supersedes_id.in_([r.id for r in rows])
+            )
+        ).all()
+    )
     return [
         AssessmentOut(
-            id=r.public_id, chain_id=r.chain_id, revision=r.revision, supersedes=supersedes.get(r.id),
-            superseded_by=superseded_by.get(r.id), title=r.title, subject_id=r.subject_id, period=r.period,
-            unit_code=units[r.unit_id], reference_date=r.reference_date, criteria_version=versions[r.criteria_version_id],
-            criteria_content_hash=r.criteria_content_hash, subject_group=r.subject_group,
-            unit_groups=json.loads(r.unit_groups), answers=json.loads(r.answers),
-            evidence=[Evidence(**e) for e in json.loads(r.evidence)], derived=json.loads(r.derived),
-            state=r.state, return_reason=r.return_reason, status=r.status, total=float(r.total), level=r.level,
-            result=Result.model_validate_json(r.result), created_at=r.created_at, updated_at=r.updated_at,
+            id=r.public_id,
+            chain_id=r.chain_id,
+            revision=r.revision,
+            supersedes=supersedes.get(r.id),
+            superseded_by=superseded_by.get(r.id),
+            title=r.title,
+            subject_id=r.subject_id,
+            period=r.period,
+            unit_code=units[r.unit_id],
+            reference_date=r.reference_date,
+            criteria_version=versions[r.criteria_version_id],
+            criteria_content_hash=r.criteria_content_hash,
+            subject_group=r.subject_group,
+            unit_groups=json.loads(r.unit_groups),
+            answers=json.loads(r.answers),
+            evidence=[Evidence(**e) for e in json.loads(r.evidence)],
+            derived=json.loads(r.derived),
+            state=r.state,
+            return_reason=r.return_reason,
+            status=r.status,
+            total=float(r.total),
+            level=r.level,
+            result=Result.model_validate_json(r.result),
+            created_at=r.created_at,
+            updated_at=r.updated_at,
         )
         for r in rows
     ]
 
 
 def list_assessments(
-    session: Session, principal: Principal, *, title: TitleCode | None, period: int | None, state: str | None,
-    subject_id: int | None, limit: int, offset: int,
+    session: Session,
+    principal: Principal,
+    *,
+    title: TitleCode | None,
+    period: int | None,
+    state: str | None,
+    subject_id: int | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[AssessmentOut], int]:
     query = select(Assessment).where(within(principal, Assessment.unit_id))
     if title:
@@ -294,9 +437,17 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
     """Record a commune's decision recognising a batch of reviewed assessments: all or none."""
     commune = get_unit(session, body.commune_code, body.decided_on)
     if commune.level != UnitLevel.COMMUNE:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Quyết định công nhận do UBND cấp xã ban hành.",
-                      errors=[FieldError(field="body.commune_code", code="wrong_unit_level",
-                                         message=f"{commune.name} không phải cấp xã.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Quyết định công nhận do UBND cấp xã ban hành.",
+            errors=[
+                FieldError(
+                    field="body.commune_code", code="wrong_unit_level", message=f"{commune.name} không phải cấp xã."
+                )
+            ],
+        )
     _require_filer(session, principal, commune.id, DECIDERS)
     ids = [i.lower() for i in body.assessment_ids]
     rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
@@ -305,40 +456,78 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
     for index, public_id in enumerate(ids):
         field, row = f"body.assessment_ids.{index}", rows.get(public_id)
         if row is None or row.unit_id not in under_commune:
-            errors.append(FieldError(field=field, code="unknown_assessment",
-                                     message=f"Không có bản đánh giá {public_id} của {commune.name}."))
+            errors.append(
+                FieldError(
+                    field=field,
+                    code="unknown_assessment",
+                    message=f"Không có bản đánh giá {public_id} của {commune.name}.",
+                )
+            )
         elif row.state != AssessmentState.REVIEWED:
-            errors.append(FieldError(field=field, code="not_reviewed",
-                                     message=f"Bản đánh giá đang ở trạng thái {row.state}, chưa được thẩm định."))
+            errors.append(
+                FieldError(
+                    field=field,
+                    code="not_reviewed",
+                    message=f"Bản đánh giá đang ở trạng thái {row.state}, chưa được thẩm định.",
+                )
+            )
         elif row.status != "dat":
             errors.append(FieldError(field=field, code="not_passed", message="Bản đánh giá có kết quả không đạt."))
         elif (row.title, row.period) != (body.title, body.period):
-            errors.append(FieldError(field=field, code="other_title_or_period",
-                                     message=f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}."))
+            errors.append(
+                FieldError(
+                    field=field,
+                    code="other_title_or_period",
+                    message=f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}.",
+                )
+            )
     if len(set(ids)) != len(ids):
-        errors.append(FieldError(field="body.assessment_ids", code="duplicate", message="Một bản đánh giá ghi hai lần."))
+        errors.append(
+            FieldError(field="body.assessment_ids", code="duplicate", message="Một bản đánh giá ghi hai lần.")
+        )
     if errors:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số bản đánh giá không công nhận được.",
-                      errors=errors)
-    held = session.scalars(select(Recognition.subject_id).where(
-        Recognition.title == body.title, Recognition.period == body.period,
-        Recognition.subject_id.in_([row.subject_id for row in rows.values()])))
+        raise Problem(
+            422, "validation_failed", "Dữ liệu không hợp lệ", "Một số bản đánh giá không công nhận được.", errors=errors
+        )
+    held = session.scalars(
+        select(Recognition.subject_id).where(
+            Recognition.title == body.title,
+            Recognition.period == body.period,
+            Recognition.subject_id.in_([row.subject_id for row in rows.values()]),
+        )
+    )
     if held := list(held):
-        raise Conflict(f"Đối tượng mã {', '.join(map(str, held))} đã được công nhận danh hiệu này năm {body.period}.",
-                       code="already_recognised")
+        raise Conflict(
+            f"Đối tượng mã {', '.join(map(str, held))} đã được công nhận danh hiệu này năm {body.period}.",
+            code="already_recognised",
+        )
     if session.scalar(select(Decision.id).where(Decision.unit_id == commune.id, Decision.number == body.number)):
         raise Conflict(f"{commune.name} đã có quyết định số {body.number}.", code="decision_number_taken")
-    decision = Decision(unit_id=commune.id, number=body.number, decided_on=body.decided_on, signer=body.signer,
-                        title=body.title, period=body.period, created_by_id=principal.id or None)
+    decision = Decision(
+        unit_id=commune.id,
+        number=body.number,
+        decided_on=body.decided_on,
+        signer=body.signer,
+        title=body.title,
+        period=body.period,
+        created_by_id=principal.id or None,
+    )
     session.add(decision)
     session.flush()
     for public_id in ids:
         row = rows[public_id]
         months = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id)).recognition_period.months
         recognition = Recognition(
-            title=row.title, subject_id=row.subject_id, period=row.period, unit_id=row.unit_id, decision_id=decision.id,
-            assessment_id=row.id, criteria_version_id=row.criteria_version_id, level=row.level,
-            valid_from=body.decided_on, valid_until=_add_months(body.decided_on, months),
+            title=row.title,
+            subject_id=row.subject_id,
+            period=row.period,
+            unit_id=row.unit_id,
+            decision_id=decision.id,
+            assessment_id=row.id,
+            criteria_version_id=row.criteria_version_id,
+            level=row.level,
+            valid_from=body.decided_on,
+            valid_until=_add_months(body.decided_on, months),
         )
         before = snapshot(row)
         row.state = AssessmentState.DECIDED
@@ -346,39 +535,70 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
         session.add(recognition)
         session.flush()
         audit(session, principal, "decide", "assessment", row.id, before, snapshot(row), decision=body.number)
-        audit(session, principal, "create", "recognition", recognition.id, None, snapshot(recognition),
-              decision=body.number)
+        audit(
+            session,
+            principal,
+            "create",
+            "recognition",
+            recognition.id,
+            None,
+            snapshot(recognition),
+            decision=body.number,
+        )
     audit(session, principal, "create", "decision", decision.id, None, snapshot(decision), number=body.number)
     try:
         session.commit()
     except IntegrityError:  # a concurrent decision took one of these subjects or the number
         session.rollback()
-        raise Conflict("Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.",
-                       code="already_recognised") from None
+        raise Conflict(
+            "Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.", code="already_recognised"
+        ) from None
     return decision
 
 
 def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
     rows = session.execute(
-        select(Recognition, Decision.number, Decision.decided_on, AdministrativeUnit.code, CriteriaVersionRecord.version_id)
+        select(
+            Recognition, Decision.number, Decision.decided_on, AdministrativeUnit.code, CriteriaVersionRecord.version_id
+        )
         .join(Decision, Decision.id == Recognition.decision_id)
         .join(AdministrativeUnit, AdministrativeUnit.id == Recognition.unit_id)
         .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Recognition.criteria_version_id)
-        .where(condition).order_by(Recognition.id)
+        .where(condition)
+        .order_by(Recognition.id)
     )
-    return [RecognitionOut(id=r.id, title=r.title, subject_id=r.subject_id, period=r.period, unit_code=code,
-                           decision_number=number, decided_on=decided_on, criteria_version=version, level=r.level,
-                           valid_from=r.valid_from, valid_until=r.valid_until, revoked_at=r.revoked_at,
-                           revoked_reason=r.revoked_reason)
-            for r, number, decided_on, code, version in rows]
+    return [
+        RecognitionOut(
+            id=r.id,
+            title=r.title,
+            subject_id=r.subject_id,
+            period=r.period,
+            unit_code=code,
+            decision_number=number,
+            decided_on=decided_on,
+            criteria_version=version,
+            level=r.level,
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+            revoked_at=r.revoked_at,
+            revoked_reason=r.revoked_reason,
+        )
+        for r, number, decided_on, code, version in rows
+    ]
 
 
 def decision_out(session: Session, decision: Decision) -> DecisionOut:
     commune = session.get(AdministrativeUnit, decision.unit_id)
-    return DecisionOut(id=decision.id, commune_code=commune.code, number=decision.number,
-                       decided_on=decision.decided_on, signer=decision.signer, title=decision.title,
-                       period=decision.period,
-                       recognitions=_recognition_rows(session, Recognition.decision_id == decision.id))
+    return DecisionOut(
+        id=decision.id,
+        commune_code=commune.code,
+        number=decision.number,
+        decided_on=decision.decided_on,
+        signer=decision.signer,
+        title=decision.title,
+        period=decision.period,
+        recognitions=_recognition_rows(session, Recognition.decision_id == decision.id),
+    )
 
 
 def get_decision(session: Session, principal: Principal, decision_id: int) -> Decision:
@@ -388,8 +608,9 @@ def get_decision(session: Session, principal: Principal, decision_id: int) -> De
     return decision
 
 
-def list_recognitions(session: Session, principal: Principal, *, title: TitleCode | None, period: int | None,
-                      limit: int, offset: int) -> tuple[list[RecognitionOut], int]:
+def list_recognitions(
+    session: Session, principal: Principal, *, title: TitleCode | None, period: int | None, limit: int, offset: int
+) -> tuple[list[RecognitionOut], int]:
     condition = within(principal, Recognition.unit_id)
     if title:
         condition = condition & (Recognition.title == title)
@@ -401,8 +622,9 @@ def list_recognitions(session: Session, principal: Principal, *, title: TitleCod
 
 
 def revoke(session: Session, principal: Principal, recognition_id: int, reason: str) -> RecognitionOut:
-    recognition = session.scalar(select(Recognition).where(Recognition.id == recognition_id,
-                                                           within(principal, Recognition.unit_id)))
+    recognition = session.scalar(
+        select(Recognition).where(Recognition.id == recognition_id, within(principal, Recognition.unit_id))
+    )
     if recognition is None:
         raise NotFound("Không tìm thấy quyết định công nhận.")
     _require_filer(session, principal, recognition.unit_id, DECIDERS)
@@ -412,8 +634,16 @@ def revoke(session: Session, principal: Principal, recognition_id: int, reason: 
     recognition.revoked_at = utcnow()
     recognition.revoked_reason = reason.strip()
     recognition.revoked_by_id = principal.id or None
-    audit(session, principal, "revoke", "recognition", recognition.id, before, snapshot(recognition),
-          reason=recognition.revoked_reason)
+    audit(
+        session,
+        principal,
+        "revoke",
+        "recognition",
+        recognition.id,
+        before,
+        snapshot(recognition),
+        reason=recognition.revoked_reason,
+    )
     session.commit()
     return _recognition_rows(session, Recognition.id == recognition.id)[0]
 
@@ -426,22 +656,45 @@ def title_status(session: Session, principal: Principal, kind: str, subject_id: 
     title = SUBJECT_TITLE[kind]
     visible_subject_unit(session, principal, title, subject_id)
     recognitions = (
-        select(literal(3).label("rank"), Recognition.period, Recognition.valid_from, Recognition.valid_until,
-               Recognition.revoked_at, Recognition.revoked_reason, Decision.number, Decision.decided_on,
-               CriteriaVersionRecord.version_id, Recognition.level)
+        select(
+            literal(3).label("rank"),
+            Recognition.period,
+            Recognition.valid_from,
+            Recognition.valid_until,
+            Recognition.revoked_at,
+            Recognition.revoked_reason,
+            Decision.number,
+            Decision.decided_on,
+            CriteriaVersionRecord.version_id,
+            Recognition.level,
+        )
         .join(Decision, Decision.id == Recognition.decision_id)
         .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Recognition.criteria_version_id)
         .where(Recognition.title == title, Recognition.subject_id == subject_id)
     )
     pending = (
-        select(literal(2), Assessment.period, null(), null(), null(), null(), null(), null(),
-               CriteriaVersionRecord.version_id, Assessment.level)
+        select(
+            literal(2),
+            Assessment.period,
+            null(),
+            null(),
+            null(),
+            null(),
+            null(),
+            null(),
+            CriteriaVersionRecord.version_id,
+            Assessment.level,
+        )
         .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Assessment.criteria_version_id)
-        .where(Assessment.title == title, Assessment.subject_id == subject_id,
-               Assessment.state.in_((AssessmentState.SUBMITTED, AssessmentState.REVIEWED)))
+        .where(
+            Assessment.title == title,
+            Assessment.subject_id == subject_id,
+            Assessment.state.in_((AssessmentState.SUBMITTED, AssessmentState.REVIEWED)),
+        )
     )
-    registered = select(literal(1), Registration.year, null(), null(), null(), null(), null(), null(), null(),
-                        null()).where(Registration.title == title, Registration.subject_id == subject_id)
+    registered = select(
+        literal(1), Registration.year, null(), null(), null(), null(), null(), null(), null(), null()
+    ).where(Registration.title == title, Registration.subject_id == subject_id)
     rows = session.execute(union_all(recognitions, pending, registered)).all()
     best: dict[int, tuple] = {}
     for row in rows:
@@ -461,10 +714,20 @@ def title_status(session: Session, principal: Principal, kind: str, subject_id: 
                 state = "active"
         else:
             state = "pending" if rank == 2 else "registered"
-        items.append(TitleStatus(title=title, period=period, state=state, valid_from=valid_from,
-                                 valid_until=valid_until, decision_number=number, decided_on=decided_on,
-                                 criteria_version=version, level=level,
-                                 revoked_reason=reason if state == "revoked" else None))
+        items.append(
+            TitleStatus(
+                title=title,
+                period=period,
+                state=state,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                decision_number=number,
+                decided_on=decided_on,
+                criteria_version=version,
+                level=level,
+                revoked_reason=reason if state == "revoked" else None,
+            )
+        )
     return items or [TitleStatus(title=title, period=None, state="none")]
 
 
@@ -482,19 +745,39 @@ def rescore(session: Session, principal: Principal, body: RescoreRequest) -> Res
     target = get_version(session, body.title, body.to_version, _ADMIN)
     if target.state != VersionState.PUBLISHED:
         raise Conflict("Chỉ chấm lại theo phiên bản đang công bố.", code="invalid_state")
-    rows = list(session.scalars(select(Assessment).where(
-        Assessment.title == body.title, Assessment.state.in_(AssessmentState.open_states()),
-        Assessment.criteria_version_id != target.id, within(principal, Assessment.unit_id),
-    ).order_by(Assessment.id)))
+    rows = list(
+        session.scalars(
+            select(Assessment)
+            .where(
+                Assessment.title == body.title,
+                Assessment.state.in_(AssessmentState.open_states()),
+                Assessment.criteria_version_id != target.id,
+                within(principal, Assessment.unit_id),
+            )
+            .order_by(Assessment.id)
+        )
+    )
     versions = dict(session.execute(select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id)).all())
     items = []
     for row in rows:
-        answers = AnswersIn(subject_group=row.subject_group, unit_groups=json.loads(row.unit_groups),
-                            answers=json.loads(row.answers), evidence=json.loads(row.evidence),
-                            submit=row.state != AssessmentState.DRAFT)
-        item = RescoreItem(assessment_id=row.public_id, new_assessment_id=None,
-                           from_version=versions[row.criteria_version_id], old_status=row.status,
-                           old_total=float(row.total), new_status=None, new_total=None, changed=False, problems=[])
+        answers = AnswersIn(
+            subject_group=row.subject_group,
+            unit_groups=json.loads(row.unit_groups),
+            answers=json.loads(row.answers),
+            evidence=json.loads(row.evidence),
+            submit=row.state != AssessmentState.DRAFT,
+        )
+        item = RescoreItem(
+            assessment_id=row.public_id,
+            new_assessment_id=None,
+            from_version=versions[row.criteria_version_id],
+            old_status=row.status,
+            old_total=float(row.total),
+            new_status=None,
+            new_total=None,
+            changed=False,
+            problems=[],
+        )
         try:
             result, derived = _score(session, target, row.subject_id, row.reference_date, answers)
         except Problem as problem:
@@ -505,23 +788,49 @@ def rescore(session: Session, principal: Principal, body: RescoreRequest) -> Res
         item.changed = (result.status, result.total) != (row.status, row.total)
         if not body.dry_run:
             public_id = _derived_id(row.public_id, target.content_hash)
-            new = _new_row(public_id, _body_hash(answers), result, derived, answers, chain_id=row.chain_id,
-                           revision=row.revision + 1, supersedes_id=row.id, title=row.title,
-                           subject_id=row.subject_id, period=row.period, unit_id=row.unit_id,
-                           reference_date=row.reference_date, criteria_version_id=target.id,
-                           criteria_content_hash=target.content_hash, assessor_id=row.assessor_id)
+            new = _new_row(
+                public_id,
+                _body_hash(answers),
+                result,
+                derived,
+                answers,
+                chain_id=row.chain_id,
+                revision=row.revision + 1,
+                supersedes_id=row.id,
+                title=row.title,
+                subject_id=row.subject_id,
+                period=row.period,
+                unit_id=row.unit_id,
+                reference_date=row.reference_date,
+                criteria_version_id=target.id,
+                criteria_content_hash=target.content_hash,
+                assessor_id=row.assessor_id,
+            )
             # A reviewed assessment whose score may have changed goes back to be reviewed again.
-            new.state = row.state if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED) else (
-                AssessmentState.SUBMITTED)
+            new.state = (
+                row.state
+                if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED)
+                else (AssessmentState.SUBMITTED)
+            )
             before = snapshot(row)
             row.state = AssessmentState.SUPERSEDED
             row.row_version += 1
             session.add(new)
             session.flush()
-            audit(session, principal, "rescore", "assessment", row.id, before, snapshot(row),
-                  to_version=body.to_version)
-            audit(session, principal, "create", "assessment", new.id, None, snapshot(new),
-                  supersedes=row.public_id, to_version=body.to_version)
+            audit(
+                session, principal, "rescore", "assessment", row.id, before, snapshot(row), to_version=body.to_version
+            )
+            audit(
+                session,
+                principal,
+                "create",
+                "assessment",
+                new.id,
+                None,
+                snapshot(new),
+                supersedes=row.public_id,
+                to_version=body.to_version,
+            )
             item.new_assessment_id = public_id
         items.append(item)
     if body.dry_run:

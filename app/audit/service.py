@@ -36,14 +36,26 @@ def digest(state: dict[str, Any] | None) -> str | None:
 
 
 def record(
-    session: Session, actor: Principal | None, action: str, entity: str, entity_id: int,
-    before: dict[str, Any] | None, after: dict[str, Any] | None, **detail: Any,
+    session: Session,
+    actor: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    **detail: Any,
 ) -> None:
-    session.add(AuditEvent(
-        actor_id=actor.id if actor and actor.id else None, action=action, entity=entity, entity_id=entity_id,
-        before_digest=digest(before), after_digest=digest(after),
-        detail=json.dumps({k: _plain(v) for k, v in detail.items()}, ensure_ascii=False, sort_keys=True),
-    ))
+    session.add(
+        AuditEvent(
+            actor_id=actor.id if actor and actor.id else None,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before_digest=digest(before),
+            after_digest=digest(after),
+            detail=json.dumps({k: _plain(v) for k, v in detail.items()}, ensure_ascii=False, sort_keys=True),
+        )
+    )
 
 
 def list_events(

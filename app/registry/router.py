@@ -48,24 +48,34 @@ NationalIdsDep = Annotated[NationalIds, Depends(get_national_ids)]
 
 
 @router.post("/people", response_model=PersonOut, summary="Ghi một người vào sổ", **WRITE)
-def create_person(session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: PersonCreate) -> PersonOut:
+def create_person(
+    session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: PersonCreate
+) -> PersonOut:
     return service.people_out(session, [service.create_person(session, principal, ids, body)])[0]
 
 
-@router.get("/people", response_model=PersonList, responses=problem_responses(404),
-            summary="Danh sách người trong phạm vi quản lý")
+@router.get(
+    "/people",
+    response_model=PersonList,
+    responses=problem_responses(404),
+    summary="Danh sách người trong phạm vi quản lý",
+)
 def list_people(
-    session: SessionDep, principal: CurrentPrincipal,
+    session: SessionDep,
+    principal: CurrentPrincipal,
     unit: Annotated[UnitCodeStr | None, Query(description="Chỉ người cư trú trong đơn vị này")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Một phần họ tên")] = None,
-    limit: Limit = 50, offset: Offset = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PersonList:
     items, total = service.list_people(session, principal, unit_code=unit, q=q, limit=limit, offset=offset)
     return PersonList(items=items, total=total)
 
 
 @router.post("/people/search", response_model=PersonList, summary="Tìm người theo số CCCD (gửi trong thân yêu cầu)")
-def search_people(session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: NationalIdSearch) -> PersonList:
+def search_people(
+    session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: NationalIdSearch
+) -> PersonList:
     items = service.find_by_national_id(session, principal, ids, body.national_id.get_secret_value())
     return PersonList(items=items, total=len(items))
 
@@ -80,8 +90,12 @@ def create_household(session: SessionDep, principal: CurrentPrincipal, body: Hou
     return service.household_out(session, service.create_household(session, principal, body))
 
 
-@router.get("/households/{household_id}", response_model=HouseholdOut, responses=problem_responses(404),
-            summary="Một hộ gia đình với thành viên")
+@router.get(
+    "/households/{household_id}",
+    response_model=HouseholdOut,
+    responses=problem_responses(404),
+    summary="Một hộ gia đình với thành viên",
+)
 def read_household(session: SessionDep, principal: CurrentPrincipal, household_id: IdPath) -> HouseholdOut:
     return service.household_out(session, service.get_household(session, principal, household_id))
 
@@ -93,14 +107,29 @@ def add_member(session: SessionDep, principal: CurrentPrincipal, household_id: I
     return service.household_out(session, household)
 
 
-@router.post("/households/{household_id}/members/{person_id}/leave", response_model=HouseholdOut,
-             responses=problem_responses(404), summary="Thành viên rời hộ")
-def leave_household(session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, person_id: IdPath,
-                    body: LeaveIn) -> HouseholdOut:
+@router.post(
+    "/households/{household_id}/members/{person_id}/leave",
+    response_model=HouseholdOut,
+    responses=problem_responses(404),
+    summary="Thành viên rời hộ",
+)
+def leave_household(
+    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, person_id: IdPath, body: LeaveIn
+) -> HouseholdOut:
     household = service.get_household(session, principal, household_id)
     unit_id = service.current_unit_id(session, Residence.household_id, household.id)
-    service.end_membership(session, principal, HouseholdMember, HouseholdMember.household_id, household.id,
-                           HouseholdMember.person_id, person_id, unit_id, body.left_on, "household")
+    service.end_membership(
+        session,
+        principal,
+        HouseholdMember,
+        HouseholdMember.household_id,
+        household.id,
+        HouseholdMember.person_id,
+        person_id,
+        unit_id,
+        body.left_on,
+        "household",
+    )
     return service.household_out(session, household)
 
 
@@ -115,19 +144,36 @@ def read_clan(session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath)
 
 
 @router.post("/clans/{clan_id}/households", response_model=ClanOut, summary="Thêm hộ vào dòng họ", **WRITE)
-def add_clan_household(session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, body: HouseholdJoin) -> ClanOut:
+def add_clan_household(
+    session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, body: HouseholdJoin
+) -> ClanOut:
     clan = service.get_clan(session, principal, clan_id)
     service.add_clan_household(session, principal, clan, body.household_id, body.joined_on)
     return service.clan_out(session, clan)
 
 
-@router.post("/clans/{clan_id}/households/{household_id}/leave", response_model=ClanOut,
-             responses=problem_responses(404), summary="Hộ rời dòng họ")
-def leave_clan(session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, household_id: IdPath,
-               body: LeaveIn) -> ClanOut:
+@router.post(
+    "/clans/{clan_id}/households/{household_id}/leave",
+    response_model=ClanOut,
+    responses=problem_responses(404),
+    summary="Hộ rời dòng họ",
+)
+def leave_clan(
+    session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, household_id: IdPath, body: LeaveIn
+) -> ClanOut:
     clan = service.get_clan(session, principal, clan_id)
-    service.end_membership(session, principal, ClanHousehold, ClanHousehold.clan_id, clan.id,
-                           ClanHousehold.household_id, household_id, clan.home_unit_id, body.left_on, "clan")
+    service.end_membership(
+        session,
+        principal,
+        ClanHousehold,
+        ClanHousehold.clan_id,
+        clan.id,
+        ClanHousehold.household_id,
+        household_id,
+        clan.home_unit_id,
+        body.left_on,
+        "clan",
+    )
     return service.clan_out(session, clan)
 
 
@@ -136,27 +182,48 @@ def create_organisation(session: SessionDep, principal: CurrentPrincipal, body: 
     return service.organisation_out(session, service.create_organisation(session, principal, body))
 
 
-@router.get("/organisations/{organisation_id}", response_model=OrganisationOut, responses=problem_responses(404),
-            summary="Một cơ quan, đơn vị với cán bộ, người lao động")
+@router.get(
+    "/organisations/{organisation_id}",
+    response_model=OrganisationOut,
+    responses=problem_responses(404),
+    summary="Một cơ quan, đơn vị với cán bộ, người lao động",
+)
 def read_organisation(session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath) -> OrganisationOut:
     return service.organisation_out(session, service.get_organisation(session, principal, organisation_id))
 
 
 @router.post("/organisations/{organisation_id}/staff", response_model=OrganisationOut, summary="Thêm cán bộ", **WRITE)
-def add_staff(session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, body: MemberIn) -> OrganisationOut:
+def add_staff(
+    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, body: MemberIn
+) -> OrganisationOut:
     organisation = service.get_organisation(session, principal, organisation_id)
     service.add_staff(session, principal, organisation, body)
     return service.organisation_out(session, organisation)
 
 
-@router.post("/organisations/{organisation_id}/staff/{person_id}/leave", response_model=OrganisationOut,
-             responses=problem_responses(404), summary="Cán bộ rời đơn vị")
-def leave_organisation(session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, person_id: IdPath,
-                       body: LeaveIn) -> OrganisationOut:
+@router.post(
+    "/organisations/{organisation_id}/staff/{person_id}/leave",
+    response_model=OrganisationOut,
+    responses=problem_responses(404),
+    summary="Cán bộ rời đơn vị",
+)
+def leave_organisation(
+    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, person_id: IdPath, body: LeaveIn
+) -> OrganisationOut:
     organisation = service.get_organisation(session, principal, organisation_id)
     unit_id = service.current_unit_id(session, Residence.organisation_id, organisation.id)
-    service.end_membership(session, principal, OrganisationStaff, OrganisationStaff.organisation_id, organisation.id,
-                           OrganisationStaff.person_id, person_id, unit_id, body.left_on, "organisation")
+    service.end_membership(
+        session,
+        principal,
+        OrganisationStaff,
+        OrganisationStaff.organisation_id,
+        organisation.id,
+        OrganisationStaff.person_id,
+        person_id,
+        unit_id,
+        body.left_on,
+        "organisation",
+    )
     return service.organisation_out(session, organisation)
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit.service import record as audit, snapshot
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
@@ -87,15 +88,18 @@ def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | N
     if kind == "clan":
         return session.scalar(select(Clan.home_unit_id).where(Clan.id == subject_id))
     level = UnitLevel.VILLAGE if kind == "community" else UnitLevel.COMMUNE
-    return session.scalar(select(AdministrativeUnit.id).where(
-        AdministrativeUnit.id == subject_id, AdministrativeUnit.level == level))
+    return session.scalar(
+        select(AdministrativeUnit.id).where(AdministrativeUnit.id == subject_id, AdministrativeUnit.level == level)
+    )
 
 
 def visible_subject_unit(session: Session, principal: Principal, title: TitleCode, subject_id: int) -> int:
     """The subject's home unit if the caller may see it; 404 otherwise (existence is not revealed)."""
     unit_id = home_unit_id(session, title, subject_id)
-    if unit_id is None or principal.role not in (*READERS, Role.PORTAL_CLIENT) or not in_jurisdiction(
-        session, principal, unit_id
+    if (
+        unit_id is None
+        or principal.role not in (*READERS, Role.PORTAL_CLIENT)
+        or not in_jurisdiction(session, principal, unit_id)
     ):
         raise NotFound("Không tìm thấy đối tượng.")
     return unit_id
@@ -104,9 +108,17 @@ def visible_subject_unit(session: Session, principal: Principal, title: TitleCod
 def _writable_unit(session: Session, principal: Principal, code: str, on: date) -> AdministrativeUnit:
     unit = get_unit(session, code, on)
     if unit.level not in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Nơi cư trú phải là xã/phường hoặc thôn/tổ dân phố.",
-                      errors=[FieldError(field="body.unit_code", code="wrong_unit_level",
-                                         message=f"{unit.name} không phải cấp xã hoặc thôn.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Nơi cư trú phải là xã/phường hoặc thôn/tổ dân phố.",
+            errors=[
+                FieldError(
+                    field="body.unit_code", code="wrong_unit_level", message=f"{unit.name} không phải cấp xã hoặc thôn."
+                )
+            ],
+        )
     require_writer(session, principal, unit.id)
     return unit
 
@@ -114,8 +126,11 @@ def _writable_unit(session: Session, principal: Principal, code: str, on: date) 
 def _brief(session: Session, unit_ids: list[int]) -> dict[int, UnitBrief]:
     if not unit_ids:
         return {}
-    rows = session.execute(select(AdministrativeUnit.id, AdministrativeUnit.code, AdministrativeUnit.name,
-                                  AdministrativeUnit.level).where(AdministrativeUnit.id.in_(unit_ids)))
+    rows = session.execute(
+        select(AdministrativeUnit.id, AdministrativeUnit.code, AdministrativeUnit.name, AdministrativeUnit.level).where(
+            AdministrativeUnit.id.in_(unit_ids)
+        )
+    )
     return {uid: UnitBrief(code=code, name=name, level=level) for uid, code, name, level in rows}
 
 
@@ -123,13 +138,20 @@ def _people_exist_here(session: Session, principal: Principal, person_ids: list[
     """Every person exists and is visible to the caller; otherwise a field error each."""
     if not person_ids:
         return
-    visible = set(session.scalars(
-        select(Person.id).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
-        .where(Person.id.in_(person_ids), within(principal, Residence.unit_id))
-    ))
-    errors = [FieldError(field=f"{field}.{index}", code="unknown_person",
-                         message=f"Không có người mã {pid} trong phạm vi quản lý.")
-              for index, pid in enumerate(person_ids) if pid not in visible]
+    visible = set(
+        session.scalars(
+            select(Person.id)
+            .join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
+            .where(Person.id.in_(person_ids), within(principal, Residence.unit_id))
+        )
+    )
+    errors = [
+        FieldError(
+            field=f"{field}.{index}", code="unknown_person", message=f"Không có người mã {pid} trong phạm vi quản lý."
+        )
+        for index, pid in enumerate(person_ids)
+        if pid not in visible
+    ]
     if errors:
         raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số người không hợp lệ.", errors=errors)
 
@@ -140,8 +162,9 @@ def _people_exist_here(session: Session, principal: Principal, person_ids: list[
 def create_person(session: Session, principal: Principal, ids: NationalIds, data: PersonCreate) -> Person:
     since = data.resident_since or date.today()
     unit = _writable_unit(session, principal, data.unit_code, since)
-    person = Person(full_name=data.full_name, birth_date=data.birth_date, sex=data.sex,
-                    occupational_group=data.occupational_group)
+    person = Person(
+        full_name=data.full_name, birth_date=data.birth_date, sex=data.sex, occupational_group=data.occupational_group
+    )
     if data.national_id is not None:
         number = data.national_id.get_secret_value()
         person.national_id_hmac = ids.digest(number)
@@ -165,16 +188,31 @@ def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
     sectors: dict[int, list[str]] = defaultdict(list)
     units: dict[int, int] = {}
     if ids:
-        for pid, sector in session.execute(select(PersonSector.person_id, PersonSector.sector)
-                                           .where(PersonSector.person_id.in_(ids)).order_by(PersonSector.sector)):
+        for pid, sector in session.execute(
+            select(PersonSector.person_id, PersonSector.sector)
+            .where(PersonSector.person_id.in_(ids))
+            .order_by(PersonSector.sector)
+        ):
             sectors[pid].append(sector)
-        units = dict(session.execute(select(Residence.person_id, Residence.unit_id)
-                                     .where(Residence.person_id.in_(ids), Residence.valid_to.is_(None))).all())
+        units = dict(
+            session.execute(
+                select(Residence.person_id, Residence.unit_id).where(
+                    Residence.person_id.in_(ids), Residence.valid_to.is_(None)
+                )
+            ).all()
+        )
     briefs = _brief(session, list(units.values()))
     return [
-        PersonOut(id=p.id, full_name=p.full_name, birth_date=p.birth_date, sex=p.sex,
-                  occupational_group=p.occupational_group, sectors=sectors[p.id],
-                  national_id_masked=p.national_id_masked, unit=briefs.get(units.get(p.id, 0)))
+        PersonOut(
+            id=p.id,
+            full_name=p.full_name,
+            birth_date=p.birth_date,
+            sex=p.sex,
+            occupational_group=p.occupational_group,
+            sectors=sectors[p.id],
+            national_id_masked=p.national_id_masked,
+            unit=briefs.get(units.get(p.id, 0)),
+        )
         for p in people
     ]
 
@@ -187,13 +225,19 @@ def get_person(session: Session, principal: Principal, person_id: int) -> Person
     return person
 
 
-def list_people(session: Session, principal: Principal, *, unit_code: str | None, q: str | None, limit: int,
-                offset: int) -> tuple[list[PersonOut], int]:
-    query = select(Person).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None)).where(
-        within(principal, Residence.unit_id))
+def list_people(
+    session: Session, principal: Principal, *, unit_code: str | None, q: str | None, limit: int, offset: int
+) -> tuple[list[PersonOut], int]:
+    query = (
+        select(Person)
+        .join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
+        .where(within(principal, Residence.unit_id))
+    )
     if unit_code:
         unit = get_unit(session, unit_code, date.today())
-        query = query.where(exists().where(UnitAncestor.unit_id == Residence.unit_id, UnitAncestor.ancestor_id == unit.id))
+        query = query.where(
+            exists().where(UnitAncestor.unit_id == Residence.unit_id, UnitAncestor.ancestor_id == unit.id)
+        )
     if q:
         query = query.where(func.lower(Person.full_name).contains(q.strip().lower(), autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -202,10 +246,13 @@ def list_people(session: Session, principal: Principal, *, unit_code: str | None
 
 
 def find_by_national_id(session: Session, principal: Principal, ids: NationalIds, number: str) -> list[PersonOut]:
-    people = list(session.scalars(
-        select(Person).join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
-        .where(Person.national_id_hmac == ids.digest(number), within(principal, Residence.unit_id))
-    ))
+    people = list(
+        session.scalars(
+            select(Person)
+            .join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
+            .where(Person.national_id_hmac == ids.digest(number), within(principal, Residence.unit_id))
+        )
+    )
     return people_out(session, people)
 
 
@@ -214,11 +261,21 @@ def find_by_national_id(session: Session, principal: Principal, ids: NationalIds
 
 def _members(session: Session, model, owner_column, owner_id: int) -> list[MemberOut]:
     rows = session.execute(
-        select(model, Person.full_name).join(Person, Person.id == model.person_id)
-        .where(owner_column == owner_id).order_by(model.joined_on, model.id)
+        select(model, Person.full_name)
+        .join(Person, Person.id == model.person_id)
+        .where(owner_column == owner_id)
+        .order_by(model.joined_on, model.id)
     )
-    return [MemberOut(person_id=m.person_id, full_name=name, relation=getattr(m, "relation", None),
-                      joined_on=m.joined_on, left_on=m.left_on) for m, name in rows]
+    return [
+        MemberOut(
+            person_id=m.person_id,
+            full_name=name,
+            relation=getattr(m, "relation", None),
+            joined_on=m.joined_on,
+            left_on=m.left_on,
+        )
+        for m, name in rows
+    ]
 
 
 def current_unit_id(session: Session, column, subject_id: int) -> int | None:
@@ -227,15 +284,25 @@ def current_unit_id(session: Session, column, subject_id: int) -> int | None:
 
 def household_out(session: Session, household: Household) -> HouseholdOut:
     unit_id = current_unit_id(session, Residence.household_id, household.id)
-    return HouseholdOut(id=household.id, name=household.name, head_person_id=household.head_person_id,
-                        unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
-                        members=_members(session, HouseholdMember, HouseholdMember.household_id, household.id))
+    return HouseholdOut(
+        id=household.id,
+        name=household.name,
+        head_person_id=household.head_person_id,
+        unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
+        members=_members(session, HouseholdMember, HouseholdMember.household_id, household.id),
+    )
 
 
 def _already_in_household(session: Session, person_ids: list[int], on: date) -> list[int]:
-    return list(session.scalars(select(HouseholdMember.person_id).where(
-        HouseholdMember.person_id.in_(person_ids), HouseholdMember.joined_on <= on,
-        (HouseholdMember.left_on.is_(None)) | (HouseholdMember.left_on > on))))
+    return list(
+        session.scalars(
+            select(HouseholdMember.person_id).where(
+                HouseholdMember.person_id.in_(person_ids),
+                HouseholdMember.joined_on <= on,
+                (HouseholdMember.left_on.is_(None)) | (HouseholdMember.left_on > on),
+            )
+        )
+    )
 
 
 def create_household(session: Session, principal: Principal, data: HouseholdCreate) -> Household:
@@ -243,21 +310,40 @@ def create_household(session: Session, principal: Principal, data: HouseholdCrea
     unit = _writable_unit(session, principal, data.unit_code, since)
     person_ids = [m.person_id for m in data.members]
     if len(set(person_ids)) != len(person_ids):
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một người được ghi hai lần.",
-                      errors=[FieldError(field="body.members", code="duplicate_person", message="Một người chỉ ghi một lần.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Một người được ghi hai lần.",
+            errors=[FieldError(field="body.members", code="duplicate_person", message="Một người chỉ ghi một lần.")],
+        )
     _people_exist_here(session, principal, person_ids, "body.members")
     if data.head_person_id is not None and data.head_person_id not in person_ids:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Chủ hộ phải là thành viên của hộ.",
-                      errors=[FieldError(field="body.head_person_id", code="head_not_member",
-                                         message="Chủ hộ phải có trong danh sách thành viên.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Chủ hộ phải là thành viên của hộ.",
+            errors=[
+                FieldError(
+                    field="body.head_person_id",
+                    code="head_not_member",
+                    message="Chủ hộ phải có trong danh sách thành viên.",
+                )
+            ],
+        )
     taken = _already_in_household(session, person_ids, since)
     if taken:
         raise Conflict(f"Người mã {', '.join(map(str, taken))} đang là thành viên của hộ khác.", code="already_member")
     household = Household(name=data.name, head_person_id=data.head_person_id)
     session.add(household)
     session.flush()
-    session.add_all(HouseholdMember(household_id=household.id, person_id=m.person_id, relation=m.relation,
-                                    joined_on=m.joined_on or since) for m in data.members)
+    session.add_all(
+        HouseholdMember(
+            household_id=household.id, person_id=m.person_id, relation=m.relation, joined_on=m.joined_on or since
+        )
+        for m in data.members
+    )
     session.add(Residence(household_id=household.id, unit_id=unit.id, valid_from=since, reason="registered"))
     audit(session, principal, "create", "household", household.id, None, snapshot(household))
     session.commit()
@@ -279,26 +365,43 @@ def add_household_member(session: Session, principal: Principal, household: Hous
     joined = data.joined_on or date.today()
     if _already_in_household(session, [data.person_id], joined):
         raise Conflict("Người này đang là thành viên của một hộ.", code="already_member")
-    member = HouseholdMember(household_id=household.id, person_id=data.person_id, relation=data.relation,
-                             joined_on=joined)
+    member = HouseholdMember(
+        household_id=household.id, person_id=data.person_id, relation=data.relation, joined_on=joined
+    )
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "household", household.id, None, snapshot(member))
     session.commit()
 
 
-def end_membership(session: Session, principal: Principal, model, owner_column, owner_id: int, person_column,
-                   person_id: int, unit_id: int | None, left_on: date | None, entity: str) -> None:
+def end_membership(
+    session: Session,
+    principal: Principal,
+    model,
+    owner_column,
+    owner_id: int,
+    person_column,
+    person_id: int,
+    unit_id: int | None,
+    left_on: date | None,
+    entity: str,
+) -> None:
     """Close an open membership (household member, clan household, organisation staff)."""
     require_writer(session, principal, unit_id or 0)
-    member = session.scalar(select(model).where(owner_column == owner_id, person_column == person_id,
-                                                model.left_on.is_(None)))
+    member = session.scalar(
+        select(model).where(owner_column == owner_id, person_column == person_id, model.left_on.is_(None))
+    )
     if member is None:
         raise NotFound("Không có thành viên đang hoạt động này.")
     end = left_on or date.today()
     if end < member.joined_on:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Ngày rời không được trước ngày vào.",
-                      errors=[FieldError(field="body.left_on", code="before_join", message="Ngày rời trước ngày vào.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Ngày rời không được trước ngày vào.",
+            errors=[FieldError(field="body.left_on", code="before_join", message="Ngày rời trước ngày vào.")],
+        )
     before = snapshot(member)
     member.left_on = end
     audit(session, principal, "end_member", entity, owner_id, before, snapshot(member))
@@ -307,21 +410,41 @@ def end_membership(session: Session, principal: Principal, model, owner_column, 
 
 def clan_out(session: Session, clan: Clan) -> ClanOut:
     rows = session.execute(
-        select(ClanHousehold, Household.name).join(Household, Household.id == ClanHousehold.household_id)
-        .where(ClanHousehold.clan_id == clan.id).order_by(ClanHousehold.joined_on, ClanHousehold.id))
-    return ClanOut(id=clan.id, name=clan.name, home_unit=_brief(session, [clan.home_unit_id])[clan.home_unit_id],
-                   households=[ClanHouseholdOut(household_id=m.household_id, name=name, joined_on=m.joined_on,
-                                                left_on=m.left_on) for m, name in rows])
+        select(ClanHousehold, Household.name)
+        .join(Household, Household.id == ClanHousehold.household_id)
+        .where(ClanHousehold.clan_id == clan.id)
+        .order_by(ClanHousehold.joined_on, ClanHousehold.id)
+    )
+    return ClanOut(
+        id=clan.id,
+        name=clan.name,
+        home_unit=_brief(session, [clan.home_unit_id])[clan.home_unit_id],
+        households=[
+            ClanHouseholdOut(household_id=m.household_id, name=name, joined_on=m.joined_on, left_on=m.left_on)
+            for m, name in rows
+        ],
+    )
 
 
 def _households_exist_here(session: Session, principal: Principal, household_ids: list[int], field: str) -> None:
-    visible = set(session.scalars(
-        select(Household.id).join(Residence, (Residence.household_id == Household.id) & Residence.valid_to.is_(None))
-        .where(Household.id.in_(household_ids), within(principal, Residence.unit_id))
-    )) if household_ids else set()
-    errors = [FieldError(field=f"{field}.{index}", code="unknown_household",
-                         message=f"Không có hộ mã {hid} trong phạm vi quản lý.")
-              for index, hid in enumerate(household_ids) if hid not in visible]
+    visible = (
+        set(
+            session.scalars(
+                select(Household.id)
+                .join(Residence, (Residence.household_id == Household.id) & Residence.valid_to.is_(None))
+                .where(Household.id.in_(household_ids), within(principal, Residence.unit_id))
+            )
+        )
+        if household_ids
+        else set()
+    )
+    errors = [
+        FieldError(
+            field=f"{field}.{index}", code="unknown_household", message=f"Không có hộ mã {hid} trong phạm vi quản lý."
+        )
+        for index, hid in enumerate(household_ids)
+        if hid not in visible
+    ]
     if errors:
         raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số hộ không hợp lệ.", errors=errors)
 
@@ -330,9 +453,19 @@ def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Cla
     since = data.since or date.today()
     commune = get_unit(session, data.home_commune_code, since)
     if commune.level != UnitLevel.COMMUNE:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Quê gốc của dòng họ phải là một xã/phường.",
-                      errors=[FieldError(field="body.home_commune_code", code="wrong_unit_level",
-                                         message=f"{commune.name} không phải cấp xã.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Quê gốc của dòng họ phải là một xã/phường.",
+            errors=[
+                FieldError(
+                    field="body.home_commune_code",
+                    code="wrong_unit_level",
+                    message=f"{commune.name} không phải cấp xã.",
+                )
+            ],
+        )
     require_writer(session, principal, commune.id)
     ids = list(dict.fromkeys(data.household_ids))
     _households_exist_here(session, principal, ids, "body.household_ids")
@@ -353,12 +486,18 @@ def get_clan(session: Session, principal: Principal, clan_id: int) -> Clan:
     return clan
 
 
-def add_clan_household(session: Session, principal: Principal, clan: Clan, household_id: int, joined: date | None) -> None:
+def add_clan_household(
+    session: Session, principal: Principal, clan: Clan, household_id: int, joined: date | None
+) -> None:
     require_writer(session, principal, clan.home_unit_id)
     _households_exist_here(session, principal, [household_id], "body.household_id")
-    if session.scalar(select(ClanHousehold.id).where(ClanHousehold.clan_id == clan.id,
-                                                     ClanHousehold.household_id == household_id,
-                                                     ClanHousehold.left_on.is_(None))):
+    if session.scalar(
+        select(ClanHousehold.id).where(
+            ClanHousehold.clan_id == clan.id,
+            ClanHousehold.household_id == household_id,
+            ClanHousehold.left_on.is_(None),
+        )
+    ):
         raise Conflict("Hộ này đã thuộc dòng họ.", code="already_member")
     member = ClanHousehold(clan_id=clan.id, household_id=household_id, joined_on=joined or date.today())
     session.add(member)
@@ -370,9 +509,14 @@ def add_clan_household(session: Session, principal: Principal, clan: Clan, house
 def organisation_out(session: Session, organisation: Organisation) -> OrganisationOut:
     unit_id = current_unit_id(session, Residence.organisation_id, organisation.id)
     return OrganisationOut(
-        id=organisation.id, name=organisation.name, kind=organisation.kind, sector=organisation.sector,
-        managing_level=organisation.managing_level, unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
-        staff=_members(session, OrganisationStaff, OrganisationStaff.organisation_id, organisation.id))
+        id=organisation.id,
+        name=organisation.name,
+        kind=organisation.kind,
+        sector=organisation.sector,
+        managing_level=organisation.managing_level,
+        unit=_brief(session, [unit_id] if unit_id else []).get(unit_id or 0),
+        staff=_members(session, OrganisationStaff, OrganisationStaff.organisation_id, organisation.id),
+    )
 
 
 def create_organisation(session: Session, principal: Principal, data: OrganisationCreate) -> Organisation:
@@ -380,14 +524,21 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
     unit = _writable_unit(session, principal, data.unit_code, since)
     person_ids = [m.person_id for m in data.staff]
     if len(set(person_ids)) != len(person_ids):
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một người được ghi hai lần.",
-                      errors=[FieldError(field="body.staff", code="duplicate_person", message="Một người chỉ ghi một lần.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Một người được ghi hai lần.",
+            errors=[FieldError(field="body.staff", code="duplicate_person", message="Một người chỉ ghi một lần.")],
+        )
     _people_exist_here(session, principal, person_ids, "body.staff")
     organisation = Organisation(name=data.name, kind=data.kind, sector=data.sector, managing_level=data.managing_level)
     session.add(organisation)
     session.flush()
-    session.add_all(OrganisationStaff(organisation_id=organisation.id, person_id=m.person_id,
-                                      joined_on=m.joined_on or since) for m in data.staff)
+    session.add_all(
+        OrganisationStaff(organisation_id=organisation.id, person_id=m.person_id, joined_on=m.joined_on or since)
+        for m in data.staff
+    )
     session.add(Residence(organisation_id=organisation.id, unit_id=unit.id, valid_from=since, reason="registered"))
     audit(session, principal, "create", "organisation", organisation.id, None, snapshot(organisation))
     session.commit()
@@ -406,12 +557,17 @@ def add_staff(session: Session, principal: Principal, organisation: Organisation
     unit_id = current_unit_id(session, Residence.organisation_id, organisation.id)
     require_writer(session, principal, unit_id or 0)
     _people_exist_here(session, principal, [data.person_id], "body.person_id")
-    if session.scalar(select(OrganisationStaff.id).where(OrganisationStaff.organisation_id == organisation.id,
-                                                         OrganisationStaff.person_id == data.person_id,
-                                                         OrganisationStaff.left_on.is_(None))):
+    if session.scalar(
+        select(OrganisationStaff.id).where(
+            OrganisationStaff.organisation_id == organisation.id,
+            OrganisationStaff.person_id == data.person_id,
+            OrganisationStaff.left_on.is_(None),
+        )
+    ):
         raise Conflict("Người này đang là cán bộ, người lao động của đơn vị.", code="already_member")
-    member = OrganisationStaff(organisation_id=organisation.id, person_id=data.person_id,
-                               joined_on=data.joined_on or date.today())
+    member = OrganisationStaff(
+        organisation_id=organisation.id, person_id=data.person_id, joined_on=data.joined_on or date.today()
+    )
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "organisation", organisation.id, None, snapshot(member))
@@ -424,16 +580,34 @@ def add_staff(session: Session, principal: Principal, organisation: Organisation
 def register(session: Session, principal: Principal, data: RegistrationCreate) -> Registration:
     unit_id = home_unit_id(session, data.title, data.subject_id)
     if unit_id is None:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Không có đối tượng này.",
-                      errors=[FieldError(field="body.subject_id", code="unknown_subject",
-                                         message="Không có đối tượng với mã này cho danh hiệu đã chọn.")])
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Không có đối tượng này.",
+            errors=[
+                FieldError(
+                    field="body.subject_id",
+                    code="unknown_subject",
+                    message="Không có đối tượng với mã này cho danh hiệu đã chọn.",
+                )
+            ],
+        )
     require_writer(session, principal, unit_id)
-    if session.scalar(select(Registration.id).where(Registration.title == data.title,
-                                                    Registration.subject_id == data.subject_id,
-                                                    Registration.year == data.year)):
+    if session.scalar(
+        select(Registration.id).where(
+            Registration.title == data.title, Registration.subject_id == data.subject_id, Registration.year == data.year
+        )
+    ):
         raise Conflict(f"Đối tượng đã đăng ký danh hiệu này cho năm {data.year}.", code="already_registered")
-    registration = Registration(title=data.title, subject_id=data.subject_id, year=data.year, unit_id=unit_id,
-                                registered_on=data.registered_on or date.today(), created_by_id=principal.id or None)
+    registration = Registration(
+        title=data.title,
+        subject_id=data.subject_id,
+        year=data.year,
+        unit_id=unit_id,
+        registered_on=data.registered_on or date.today(),
+        created_by_id=principal.id or None,
+    )
     session.add(registration)
     session.flush()
     audit(session, principal, "create", "registration", registration.id, None, snapshot(registration))
@@ -442,6 +616,11 @@ def register(session: Session, principal: Principal, data: RegistrationCreate) -
 
 
 def registration_out(session: Session, registration: Registration) -> RegistrationOut:
-    return RegistrationOut(id=registration.id, title=registration.title, subject_id=registration.subject_id,
-                           year=registration.year, registered_on=registration.registered_on,
-                           unit=_brief(session, [registration.unit_id])[registration.unit_id])
+    return RegistrationOut(
+        id=registration.id,
+        title=registration.title,
+        subject_id=registration.subject_id,
+        year=registration.year,
+        registered_on=registration.registered_on,
+        unit=_brief(session, [registration.unit_id])[registration.unit_id],
+    )
