@@ -124,8 +124,8 @@ def list_users(
     responses=problem_responses(409, 422),
     summary="Tạo tài khoản",
 )
-def create_user(session: SessionDep, passwords: PasswordsDep, _: AdminPrincipal, body: UserCreate) -> UserOut:
-    return service.user_out(session, service.create_user(session, passwords, body))
+def create_user(session: SessionDep, passwords: PasswordsDep, principal: AdminPrincipal, body: UserCreate) -> UserOut:
+    return service.user_out(session, service.create_user(session, passwords, body, principal))
 
 
 @users_router.get("/{user_id}", response_model=UserOut, responses=problem_responses(404, 422), summary="Một tài khoản")
@@ -139,6 +139,8 @@ def read_user(session: SessionDep, user_id: IdPath) -> UserOut:
     responses=problem_responses(404, 409, 422),
     summary="Sửa tài khoản: vai trò, phạm vi, khóa/mở, đặt lại mật khẩu",
 )
-def update_user(session: SessionDep, passwords: PasswordsDep, user_id: IdPath, body: UserUpdate) -> UserOut:
+def update_user(
+    session: SessionDep, passwords: PasswordsDep, principal: AdminPrincipal, user_id: IdPath, body: UserUpdate
+) -> UserOut:
     user = service.get_user(session, user_id)
-    return service.user_out(session, service.update_user(session, passwords, user, body))
+    return service.user_out(session, service.update_user(session, passwords, user, body, principal))

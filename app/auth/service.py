@@ -10,6 +10,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.models import RefreshToken, Role, User, UserUnit
 from app.auth.passwords import Passwords
 from app.auth.principal import Principal
@@ -143,9 +145,11 @@ def change_own_password(session: Session, passwords: Passwords, principal: Princ
     user = session.get(User, principal.id)
     if user is None or not passwords.verify(user.password_hash, current):
         raise _validation_problem("body.current_password", "wrong_password", "Mật khẩu hiện tại không đúng.")
+    before = snapshot(user)
     user.password_hash = passwords.hash(new)
     user.password_changed_at = utcnow()
     _revoke_all_for_user(session, user.id)
+    audit(session, principal, "change_password", "user", user.id, before, snapshot(user))
     session.commit()
 
 
@@ -240,7 +244,7 @@ def list_users(session: Session, *, role: Role | None, limit: int, offset: int) 
     return _user_outs(session, users), total
 
 
-def create_user(session: Session, passwords: Passwords, data: UserCreate) -> User:
+def create_user(session: Session, passwords: Passwords, data: UserCreate, actor: Principal | None = None) -> User:
     unit_ids = _resolve_jurisdiction(session, data.role, data.unit_codes)
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"Tên đăng nhập {data.username} đã được dùng.", code="username_taken")
@@ -256,6 +260,8 @@ def create_user(session: Session, passwords: Passwords, data: UserCreate) -> Use
     )
     session.add(user)
     try:
+        session.flush()
+        audit(session, actor, "create", "user", user.id, None, snapshot(user), role=data.role)
         session.commit()
     except IntegrityError:  # a concurrent create with the same username
         session.rollback()
@@ -270,7 +276,10 @@ def _active_admins(session: Session) -> int:
     )
 
 
-def update_user(session: Session, passwords: Passwords, user: User, data: UserUpdate) -> User:
+def update_user(
+    session: Session, passwords: Passwords, user: User, data: UserUpdate, actor: Principal | None = None
+) -> User:
+    before = snapshot(user)
     role = data.role or Role(user.role)
     losing_admin = user.role == Role.ADMIN and user.is_active and (role != Role.ADMIN or data.is_active is False)
     if losing_admin and _active_admins(session) <= 1:
@@ -300,5 +309,15 @@ def update_user(session: Session, passwords: Passwords, user: User, data: UserUp
         if not data.is_active:
             _revoke_all_for_user(session, user.id)
     user.updated_at = utcnow()
+    audit(
+        session,
+        actor,
+        "update",
+        "user",
+        user.id,
+        before,
+        snapshot(user),
+        fields=sorted(data.model_dump(exclude_unset=True, exclude={"password"})),
+    )
     session.commit()
     return user

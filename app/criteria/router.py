@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, status
 
-from app.auth.dependencies import AdminPrincipal, OptionalPrincipal, require_roles
-from app.auth.models import Role
+from app.auth.dependencies import AdminPrincipal, OptionalPrincipal
 from app.criteria import service
 from app.criteria.models import CriteriaVersionRecord, VersionState
 from app.criteria.schemas import ChangeList, EvaluationRequest, VersionDetail, VersionList, VersionSummary
@@ -98,15 +97,15 @@ def read_version(record: VersionDep, session: SessionDep) -> VersionDetail:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 409, 413, 422),
     summary="Nạp một phiên bản (bản nháp) từ tệp YAML",
-    dependencies=[Depends(require_roles(Role.ADMIN))],
 )
 def upload_version(
     session: SessionDep,
+    principal: AdminPrincipal,
     content: Annotated[str, Body(media_type="application/yaml", description="Nội dung tệp YAML (hoặc JSON)")],
 ) -> VersionSummary:
     if len(content.encode("utf-8")) > MAX_UPLOAD_BYTES:
         raise Problem(413, "payload_too_large", "Dữ liệu quá lớn", "Tệp tiêu chí tối đa 1 MB.")
-    record, _ = service.save_draft(session, service.parse_upload(content))
+    record, _ = service.save_draft(session, service.parse_upload(content), principal)
     return service.summary(session, record)
 
 
@@ -126,8 +125,8 @@ def publish_version(record: VersionDep, session: SessionDep, principal: AdminPri
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Ngừng áp dụng phiên bản",
 )
-def retire_version(record: VersionDep, session: SessionDep, _: AdminPrincipal) -> VersionSummary:
-    return service.summary(session, service.retire(session, record))
+def retire_version(record: VersionDep, session: SessionDep, principal: AdminPrincipal) -> VersionSummary:
+    return service.summary(session, service.retire(session, record, principal))
 
 
 @router.post(

@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.principal import Principal
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord, VersionState
 from app.criteria.schemas import EvaluationRequest, VersionDetail, VersionSummary
@@ -140,7 +142,9 @@ def list_versions(
     return [summary(session, record) for record in records], total
 
 
-def save_draft(session: Session, version: CriteriaVersion) -> tuple[CriteriaVersionRecord, bool]:
+def save_draft(
+    session: Session, version: CriteriaVersion, actor: Principal | None = None
+) -> tuple[CriteriaVersionRecord, bool]:
     """Store `version` as a draft (replacing an earlier draft of the same id).
 
     A published or retired version never changes: the same content again is accepted as a
@@ -160,6 +164,7 @@ def save_draft(session: Session, version: CriteriaVersion) -> tuple[CriteriaVers
             "Văn bản sửa đổi phải được nạp với một mã phiên bản mới.",
             code="version_immutable",
         )
+    before = snapshot(record) if record is not None else None
     if record is None:
         record = CriteriaVersionRecord(title=version.title, version_id=version.version, state=VersionState.DRAFT)
         session.add(record)
@@ -175,6 +180,16 @@ def save_draft(session: Session, version: CriteriaVersion) -> tuple[CriteriaVers
     session.add_all(
         CriteriaVersionProvince(version_pk=record.id, province_code=code) for code in version.applies_to.provinces
     )
+    audit(
+        session,
+        actor,
+        "save_draft",
+        "criteria_version",
+        record.id,
+        before,
+        snapshot(record),
+        version=f"{version.title}/{version.version}",
+    )
     session.commit()
     return record, True
 
@@ -184,18 +199,41 @@ def publish(session: Session, record: CriteriaVersionRecord, actor_id: int | Non
         return record
     if record.state != VersionState.DRAFT:
         raise Conflict("Chỉ phiên bản nháp mới được công bố.", code="invalid_state")
+    before = snapshot(record)
     record.state = VersionState.PUBLISHED
     record.published_at = utcnow()
     record.published_by_id = actor_id
+    audit(
+        session,
+        None,
+        "publish",
+        "criteria_version",
+        record.id,
+        before,
+        snapshot(record),
+        actor_id=actor_id,
+        version=f"{record.title}/{record.version_id}",
+    )
     session.commit()
     return record
 
 
-def retire(session: Session, record: CriteriaVersionRecord) -> CriteriaVersionRecord:
+def retire(session: Session, record: CriteriaVersionRecord, actor: Principal | None = None) -> CriteriaVersionRecord:
     if record.state != VersionState.PUBLISHED:
         raise Conflict("Chỉ phiên bản đã công bố mới được ngừng áp dụng.", code="invalid_state")
+    before = snapshot(record)
     record.state = VersionState.RETIRED
     record.retired_at = utcnow()
+    audit(
+        session,
+        actor,
+        "retire",
+        "criteria_version",
+        record.id,
+        before,
+        snapshot(record),
+        version=f"{record.title}/{record.version_id}",
+    )
     session.commit()
     return record
 

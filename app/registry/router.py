@@ -21,6 +21,7 @@ from app.registry.schemas import (
     HouseholdOut,
     LeaveIn,
     MemberIn,
+    MoveIn,
     NationalIdSearch,
     OrganisationCreate,
     OrganisationOut,
@@ -30,6 +31,7 @@ from app.registry.schemas import (
     RegistrationCreate,
     RegistrationOut,
 )
+from app.rules import TitleCode
 from app.units.schemas import UnitCodeStr
 
 router = APIRouter(
@@ -230,3 +232,34 @@ def leave_organisation(
 @router.post("/registrations", response_model=RegistrationOut, summary="Đăng ký danh hiệu cho một năm", **WRITE)
 def register(session: SessionDep, principal: CurrentPrincipal, body: RegistrationCreate) -> RegistrationOut:
     return service.registration_out(session, service.register(session, principal, body))
+
+
+@router.post(
+    "/people/{person_id}/residence", response_model=PersonOut, summary="Chuyển nơi cư trú của một người", **WRITE
+)
+def move_person(session: SessionDep, principal: CurrentPrincipal, person_id: IdPath, body: MoveIn) -> PersonOut:
+    service.move(session, principal, TitleCode.CITIZEN, person_id, body.unit_code, body.since)
+    return service.people_out(session, [service.get_person(session, principal, person_id)])[0]
+
+
+@router.post(
+    "/households/{household_id}/residence", response_model=HouseholdOut, summary="Chuyển nơi cư trú của một hộ", **WRITE
+)
+def move_household(
+    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, body: MoveIn
+) -> HouseholdOut:
+    service.move(session, principal, TitleCode.FAMILY, household_id, body.unit_code, body.since)
+    return service.household_out(session, service.get_household(session, principal, household_id))
+
+
+@router.post(
+    "/organisations/{organisation_id}/residence",
+    response_model=OrganisationOut,
+    summary="Chuyển trụ sở của một cơ quan, đơn vị",
+    **WRITE,
+)
+def move_organisation(
+    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, body: MoveIn
+) -> OrganisationOut:
+    service.move(session, principal, TitleCode.UNIT, organisation_id, body.unit_code, body.since)
+    return service.organisation_out(session, service.get_organisation(session, principal, organisation_id))

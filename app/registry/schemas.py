@@ -191,3 +191,8 @@ class RegistrationOut(BaseModel):
     year: int
     registered_on: date
     unit: UnitBrief
+
+
+class MoveIn(Input):
+    unit_code: UnitCodeStr = Field(description="Nơi cư trú mới: mã thôn/tổ dân phố hoặc xã/phường")
+    since: date | None = Field(default=None, description="Ngày chuyển đến (mặc định hôm nay)")

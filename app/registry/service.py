@@ -256,6 +256,42 @@ def find_by_national_id(session: Session, principal: Principal, ids: NationalIds
     return people_out(session, people)
 
 
+def move(
+    session: Session, principal: Principal, title: TitleCode, subject_id: int, unit_code: str, since: date | None
+) -> None:
+    """Record a move: close the current residence and open one in the new unit (both kept)."""
+    visible_subject_unit(session, principal, title, subject_id)
+    day = since or date.today()
+    unit = _writable_unit(session, principal, unit_code, day)
+    column = getattr(Residence, f"{TITLE_SUBJECT[title]}_id")
+    current = session.scalar(select(Residence).where(column == subject_id, Residence.valid_to.is_(None)))
+    if current is not None:
+        if current.unit_id == unit.id:
+            raise Conflict("Đối tượng đang cư trú tại đơn vị này.", code="same_unit")
+        if day < current.valid_from:
+            raise Problem(
+                422,
+                "validation_failed",
+                "Dữ liệu không hợp lệ",
+                "Ngày chuyển trước ngày đến nơi cũ.",
+                errors=[
+                    FieldError(
+                        field="body.since",
+                        code="before_current",
+                        message=f"Phải từ {current.valid_from:%d/%m/%Y} trở đi.",
+                    )
+                ],
+            )
+        before = snapshot(current)
+        current.valid_to = day
+        audit(session, principal, "move_out", "residence", current.id, before, snapshot(current))
+    residence = Residence(unit_id=unit.id, valid_from=day, reason="moved", **{column.key: subject_id})
+    session.add(residence)
+    session.flush()
+    audit(session, principal, "move_in", "residence", residence.id, None, snapshot(residence))
+    session.commit()
+
+
 # --- households, clans, organisations -------------------------------------------------------------
 
 

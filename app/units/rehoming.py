@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.principal import Principal
 from app.exceptions import Conflict, FieldError, Forbidden, Problem
 from app.registry.models import Residence
@@ -160,6 +162,7 @@ def rehome(
             continue
         item, via = decided
         new_village = _recreate_village(session, village, item)
+        audit(session, principal, "rehome", "unit", village.id, None, snapshot(village), to_code=new_village.code)
         village_targets[village.id] = new_village
         villages_moved.append(
             MovedVillage(
@@ -195,7 +198,11 @@ def rehome(
         from_code = (
             unit.code if residence.unit_id == unit.id else next(v.code for v in villages if v.id == residence.unit_id)
         )
+        before = snapshot(residence)
         _move(session, residence, new_unit, effective)
+        audit(
+            session, principal, "rehome", "residence", residence.id, before, snapshot(residence), to_code=new_unit.code
+        )
         moved.append(
             RehomedRecord(
                 residence_id=residence.id,

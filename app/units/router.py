@@ -86,8 +86,10 @@ def read_unit(unit: UnitDep, session: SessionDep, as_of: AsOf = None) -> UnitDet
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Tạo thôn / tổ dân phố",
 )
-def create_village(commune: WritableUnitDep, session: SessionDep, body: VillageCreate) -> UnitDetail:
-    village = service.create_villages(session, commune, [body])[0]
+def create_village(
+    commune: WritableUnitDep, session: SessionDep, principal: CurrentPrincipal, body: VillageCreate
+) -> UnitDetail:
+    village = service.create_villages(session, commune, [body], principal)[0]
     return service.unit_detail(session, village, date.today())
 
 
@@ -99,12 +101,12 @@ def create_village(commune: WritableUnitDep, session: SessionDep, body: VillageC
     summary="Nhập danh sách thôn / tổ dân phố từ tệp CSV (name,unit_type[,valid_from])",
 )
 def import_villages(
-    commune: WritableUnitDep, session: SessionDep, file: Annotated[UploadFile, File()]
+    commune: WritableUnitDep, session: SessionDep, principal: CurrentPrincipal, file: Annotated[UploadFile, File()]
 ) -> VillageImportResult:
     content = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise Problem(413, "payload_too_large", "Dữ liệu quá lớn", "Tệp CSV tối đa 1 MB.")
-    villages = service.create_villages(session, commune, service.parse_village_csv(content))
+    villages = service.create_villages(session, commune, service.parse_village_csv(content), principal)
     return VillageImportResult(items=[service.summary(v) for v in villages], total=len(villages))
 
 
@@ -114,8 +116,10 @@ def import_villages(
     responses=problem_responses(401, 403, 404, 422),
     summary="Sửa thôn / tổ dân phố (tên, loại, ngày thôi sử dụng)",
 )
-def update_village(unit: WritableUnitDep, session: SessionDep, body: VillageUpdate) -> UnitDetail:
-    village = service.update_village(session, unit, body)
+def update_village(
+    unit: WritableUnitDep, session: SessionDep, principal: CurrentPrincipal, body: VillageUpdate
+) -> UnitDetail:
+    village = service.update_village(session, unit, body, principal)
     return service.unit_detail(session, village, date.today())
 
 

@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.audit.service import record as audit
+from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.database import utcnow
@@ -260,7 +262,7 @@ def _check_village_names(session: Session, commune: AdministrativeUnit, villages
 
 
 def create_villages(
-    session: Session, commune: AdministrativeUnit, villages: list[VillageCreate]
+    session: Session, commune: AdministrativeUnit, villages: list[VillageCreate], actor: Principal | None = None
 ) -> list[AdministrativeUnit]:
     """Create villages under a commune in one transaction: all or none."""
     _require_commune(commune)
@@ -283,6 +285,7 @@ def create_villages(
         session.add(unit)
         session.flush()
         add_ancestors(session, unit)
+        audit(session, actor, "create", "unit", unit.id, None, snapshot(unit), code=code)
         created.append(unit)
     session.commit()
     return created
@@ -334,12 +337,15 @@ def parse_village_csv(content: bytes) -> list[VillageCreate]:
     return villages
 
 
-def update_village(session: Session, village: AdministrativeUnit, data: VillageUpdate) -> AdministrativeUnit:
+def update_village(
+    session: Session, village: AdministrativeUnit, data: VillageUpdate, actor: Principal | None = None
+) -> AdministrativeUnit:
     if village.level != UnitLevel.VILLAGE:
         raise Forbidden(
             "Chỉ thôn/tổ dân phố do xã/phường tạo mới sửa được qua API; đơn vị hành chính "
             "chính thức được nạp từ dữ liệu gốc."
         )
+    before = snapshot(village)
     if data.name is not None and plain(data.name) != plain(village.name):
         clash = session.scalar(
             select(func.count())
@@ -377,5 +383,6 @@ def update_village(session: Session, village: AdministrativeUnit, data: VillageU
             )
         village.valid_to = data.valid_to
     village.updated_at = utcnow()
+    audit(session, actor, "update", "unit", village.id, before, snapshot(village), code=village.code)
     session.commit()
     return village
