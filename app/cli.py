@@ -54,20 +54,46 @@ def migrate(revision: Annotated[str, typer.Argument(help="Phiên bản đích")]
     typer.echo(f"Database at {revision}.")
 
 
-@cli.command()
-def seed() -> None:
+seed_cli = typer.Typer(help="Nạp dữ liệu mẫu.", invoke_without_command=True)
+cli.add_typer(seed_cli, name="seed")
+
+
+@seed_cli.callback()
+def seed(ctx: typer.Context) -> None:
     """Load the built-in seed data that the database does not hold yet (idempotent)."""
-    from app.database import create_db_engine, create_session_factory
+    if ctx.invoked_subcommand is not None:
+        return
     from app.seeding import load_builtin_seed
 
-    engine = create_db_engine(get_settings().sqlalchemy_url)
+    engine, session = _session()
     try:
-        with create_session_factory(engine)() as session:
-            report = load_builtin_seed(session)
+        report = load_builtin_seed(session)
     finally:
+        session.close()
         engine.dispose()
     for line in report:
         typer.echo(line)
+
+
+@seed_cli.command("synthetic")
+def seed_synthetic(
+    province: Annotated[str, typer.Option(help="Mã tỉnh, ví dụ 01 (Hà Nội)")] = "01",
+    people: Annotated[int, typer.Option(min=1, max=20_000_000, help="Số người")] = 10_000,
+    year: Annotated[int, typer.Option(min=2016, max=2100, help="Năm được công nhận")] = 2025,
+    random_seed: Annotated[int, typer.Option(help="Hạt giống ngẫu nhiên")] = 2025,
+) -> None:
+    """Add a synthetic population (households, clans, organisations, recognitions) over the
+    province's real communes. For demos and benchmarks; never on a production database."""
+    from app.stats.synthetic import generate
+
+    if get_settings().is_production:
+        _fail("Refusing to add synthetic data in production.")
+    engine, session = _session()
+    try:
+        typer.echo(generate(session, province, people, year, random_seed))
+    finally:
+        session.close()
+        engine.dispose()
 
 
 @users_cli.command("create")

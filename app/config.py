@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65_536, ge=1024, le=2_097_152)
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
 
+    # Whether the public honour roll may list people (by name and village) for Công dân học tập.
+    publish_person_names: bool = False
+    # Seconds public statistics may be cached by browsers and proxies (ETag revalidates after).
+    public_cache_seconds: int = Field(default=60, ge=0, le=86_400)
+
     # Interactive API docs at /docs; off by default in production.
     docs_enabled: bool | None = None
 

@@ -26,6 +26,8 @@ from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
+from app.stats.router import router as stats_router
+from app.stats.service import ResultCache
 from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)
     app.state.national_ids = NationalIds(settings)
+    app.state.stats_cache = ResultCache()
 
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(assessments_router)
     api.include_router(status_router)
     api.include_router(audit_router)
+    api.include_router(stats_router)
     app.include_router(api)
     app.include_router(health_router)
 

@@ -17,6 +17,7 @@ from app.registry.models import (
     Registration,
     Residence,
 )
+from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
 __all__ = [
@@ -28,9 +29,11 @@ __all__ = [
     "ClanHousehold",
     "CriteriaVersionProvince",
     "CriteriaVersionRecord",
+    "DataVersion",
     "Decision",
     "Household",
     "HouseholdMember",
+    "OfficialDenominator",
     "Organisation",
     "OrganisationStaff",
     "Person",
@@ -39,7 +42,9 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "Residence",
+    "Target",
     "UnitAncestor",
+    "UnitGroupMember",
     "UnitSuccession",
     "User",
     "UserUnit",

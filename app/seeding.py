@@ -11,12 +11,13 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from app.criteria.service import publish_shipped
+from app.stats.service import load_targets
 from app.units.seed import load_units
 
 SeedLoader = Callable[[Session], str]
 
 # In dependency order; each returns one line for the report.
-LOADERS: list[SeedLoader] = [load_units, publish_shipped]
+LOADERS: list[SeedLoader] = [load_units, publish_shipped, load_targets]
 
 
 def load_builtin_seed(session: Session) -> list[str]:

@@ -30,6 +30,7 @@ from app.database import Base, create_db_engine, create_session_factory
 from app.main import create_app
 from app.migrate import upgrade
 from app.seeding import load_builtin_seed
+from app.stats.models import DataVersion, Target
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from tests.helpers import DEFAULT_PASSWORD
 
@@ -127,9 +128,12 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         UnitSuccession.__table__,
         CriteriaVersionRecord.__table__,
         CriteriaVersionProvince.__table__,
+        Target.__table__,
+        DataVersion.__table__,
     }
     villages = select(AdministrativeUnit.id).where(AdministrativeUnit.source == "village").scalar_subquery()
     with engine.begin() as connection:
+        connection.execute(delete(Target).where(Target.source_key == ""))
         # Criteria versions a test uploaded go; the shipped ones stay.
         uploaded = select(CriteriaVersionRecord.id).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
         connection.execute(

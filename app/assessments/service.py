@@ -427,7 +427,7 @@ def list_assessments(
 # --- decisions and recognitions -----------------------------------------------------------------
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -527,7 +527,7 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
             criteria_version_id=row.criteria_version_id,
             level=row.level,
             valid_from=body.decided_on,
-            valid_until=_add_months(body.decided_on, months),
+            valid_until=add_months(body.decided_on, months),
         )
         before = snapshot(row)
         row.state = AssessmentState.DECIDED

@@ -1,0 +1,76 @@
+"""Targets (chỉ tiêu), unit groups, official denominators and the statistics data version."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base, TimestampMixin
+
+
+class Target(TimestampMixin, Base):
+    """A percentage target of a plan: for a unit (or a unit group, or the whole country when
+    both are empty), a title, a year and optionally a segment of the population."""
+
+    __tablename__ = "targets"
+    __table_args__ = (Index("ix_targets_title_year", "title", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("administrative_units.id"), index=True)
+    unit_group: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int | None]  # empty with every_year: the plan sets it for each year
+    every_year: Mapped[bool] = mapped_column(Boolean, default=False)
+    percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    comparison: Mapped[str] = mapped_column(String(2))  # ">=" or ">"
+    segment: Mapped[str | None] = mapped_column(String(32))
+    level: Mapped[str | None] = mapped_column(String(64))
+    denominator_hint: Mapped[str | None] = mapped_column(String(200))
+    document_number: Mapped[str] = mapped_column(String(100))
+    document_date: Mapped[date | None]
+    issuer: Mapped[str] = mapped_column(String(300))
+    sentence: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Where a seeded target came from (plan file and line); empty for targets entered by officers.
+    source_key: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class UnitGroupMember(Base):
+    """A unit in a named group, e.g. `disadvantaged` (vùng đặc biệt khó khăn)."""
+
+    __tablename__ = "unit_group_members"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    group: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class OfficialDenominator(TimestampMixin, Base):
+    """A denominator reported officially for a unit and year (e.g. households counted by the
+    commune's statistics), kept beside the registry's own count."""
+
+    __tablename__ = "official_denominators"
+    __table_args__ = (UniqueConstraint("unit_id", "title", "year", "segment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"))
+    title: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int]
+    segment: Mapped[str] = mapped_column(String(32), default="")
+    value: Mapped[int]
+    definition: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DataVersion(Base):
+    """A counter bumped in the same transaction as every write that changes statistics, so
+    cached results and ETags of the public progress endpoints change at once."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int]

@@ -1,0 +1,167 @@
+"""Progress against targets. Public reads for ward portals (no personal data, ETag and
+Cache-Control), target entry and official denominators for officers, annual reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, require_roles
+from app.auth.models import Role
+from app.database import SessionDep
+from app.exceptions import NotFound, problem_responses
+from app.rules import TitleCode
+from app.stats import report, service
+from app.stats.schemas import (
+    HonourRoll,
+    OfficialDenominatorIn,
+    OfficialDenominatorOut,
+    Progress,
+    TargetCreate,
+    TargetList,
+    TargetOut,
+)
+from app.units.models import AdministrativeUnit
+from app.units.router import AsOf, resolve_unit
+from app.units.schemas import UnitCodeStr
+from app.units.service import get_unit, in_jurisdiction
+
+router = APIRouter(tags=["statistics"])
+Year = Annotated[int, Query(ge=2000, le=2100, description="Năm")]
+UnitDep = Annotated[AdministrativeUnit, Depends(resolve_unit)]
+NOT_MODIFIED = {304: {"description": "Không đổi so với ETag đã có"}}
+
+
+def _cached(request: Request, response: Response, session, *key) -> tuple[str, bool]:
+    """ETag from the data version; True when the client's copy is current (answer 304)."""
+    tag = service.public_etag(request.url.path, *key, service.data_version(session))
+    response.headers["ETag"] = tag
+    response.headers["Cache-Control"] = f"public, max-age={request.app.state.settings.public_cache_seconds}"
+    return tag, request.headers.get("if-none-match") == tag
+
+
+@router.get(
+    "/units/{code}/progress",
+    response_model=Progress,
+    responses={**problem_responses(404, 422), **NOT_MODIFIED},
+    summary="Tỉ lệ đạt danh hiệu và chỉ tiêu của một đơn vị trong một năm (công khai)",
+)
+def unit_progress(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    unit: UnitDep,
+    year: Year,
+    as_of: AsOf = None,
+    basis: Annotated[
+        Literal["all", "registered"], Query(description="Mẫu số: toàn bộ hay chỉ đối tượng đã đăng ký")
+    ] = "all",
+):
+    tag, fresh = _cached(request, response, session, unit.id, year, basis, date.today())
+    if fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
+    cache = request.app.state.stats_cache
+    result = cache.get(tag)
+    if result is None:
+        result = service.progress(session, unit, year, basis=basis)
+        cache.put(tag, result)
+    return result
+
+
+@router.get(
+    "/targets",
+    response_model=TargetList,
+    responses={**problem_responses(404, 422), **NOT_MODIFIED},
+    summary="Các chỉ tiêu áp dụng cho một đơn vị: của đơn vị, cấp trên, đơn vị cũ và toàn quốc (công khai)",
+)
+def list_targets(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    unit: Annotated[UnitCodeStr, Query(description="Mã đơn vị")],
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    as_of: AsOf = None,
+):
+    target_unit = get_unit(session, unit, as_of or date.today())
+    _, fresh = _cached(request, response, session, target_unit.id, year)
+    if fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
+    items = service.targets_for(session, target_unit, year)
+    return TargetList(items=items, total=len(items))
+
+
+@router.post(
+    "/targets",
+    response_model=TargetOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Thêm một chỉ tiêu (cán bộ có thẩm quyền)",
+)
+def create_target(session: SessionDep, principal: CurrentPrincipal, body: TargetCreate) -> TargetOut:
+    target = service.create_target(session, principal, body)
+    units = {target.unit_id: session.get(AdministrativeUnit, target.unit_id)} if target.unit_id else {}
+    return service.target_out(session, target, 0, units)
+
+
+@router.get(
+    "/units/{code}/honour-roll",
+    response_model=HonourRoll,
+    responses={**problem_responses(404, 422), **NOT_MODIFIED},
+    summary="Bảng vàng: hộ, dòng họ, thôn, cơ quan được công nhận (công khai)",
+)
+def honour_roll(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    unit: UnitDep,
+    year: Year,
+    title: TitleCode | None = None,
+    as_of: AsOf = None,
+):
+    _, fresh = _cached(request, response, session, unit.id, year, title)
+    if fresh:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
+    items = service.honour_roll(session, unit, year, title, request.app.state.settings.publish_person_names)
+    return HonourRoll(unit=service.unit_ref(unit), year=year, items=items, total=len(items))
+
+
+@router.put(
+    "/units/{code}/official-denominators",
+    response_model=OfficialDenominatorOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Nhập mẫu số chính thức (kèm nguồn) cho một năm",
+)
+def set_official_denominator(
+    session: SessionDep, principal: CurrentPrincipal, unit: UnitDep, body: OfficialDenominatorIn
+) -> OfficialDenominatorOut:
+    service.set_official_denominator(session, principal, unit, body)
+    return OfficialDenominatorOut(**body.model_dump(), unit_code=unit.code)
+
+
+@router.get(
+    "/units/{code}/report",
+    responses={
+        **problem_responses(401, 403, 404, 422),
+        200: {"content": {"text/csv": {}, report.XLSX_TYPE: {}}, "description": "Báo cáo năm"},
+    },
+    response_class=Response,
+    dependencies=[Depends(require_roles(*Role))],
+    summary="Báo cáo năm của đơn vị (XLSX hoặc CSV)",
+)
+def annual_report(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    unit: UnitDep,
+    year: Year,
+    format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
+    as_of: AsOf = None,
+) -> Response:
+    if not in_jurisdiction(session, principal, unit.id) and principal.role != Role.PORTAL_CLIENT:
+        raise NotFound("Không tìm thấy đơn vị trong phạm vi quản lý.")
+    name = f"bao-cao-xhht-{unit.code}-{year}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return Response(report.as_csv(session, unit, year), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(report.as_xlsx(session, unit, year), media_type=report.XLSX_TYPE, headers=headers)

@@ -1,0 +1,135 @@
+"""Bodies of the statistics API (progress, targets, honour roll, official denominators)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.rules import TitleCode
+from app.units.schemas import UnitCodeStr
+
+
+class UnitRef(BaseModel):
+    code: str
+    name: str
+    level: str
+    valid_from: date | None
+    valid_to: date | None
+
+
+class TargetSource(BaseModel):
+    document_number: str
+    document_date: date | None
+    issuer: str
+    sentence: str
+
+
+# Plans also set targets for learning districts and cities; they are listed, not computed.
+TargetTitle = Literal["citizen", "family", "clan", "community", "unit", "commune", "district", "city"]
+
+
+class TargetOut(BaseModel):
+    id: int
+    scope: str = Field(description="Đơn vị đặt chỉ tiêu (mã, tên) hoặc 'toàn quốc' / nhóm đơn vị")
+    unit: UnitRef | None
+    unit_group: str | None
+    title: TargetTitle
+    year: int | None
+    every_year: bool
+    percent: float
+    comparison: Literal[">=", ">"]
+    segment: str | None
+    level: str | None
+    denominator_hint: str | None
+    source: TargetSource
+    note: str | None
+    inherited: bool = Field(description="Chỉ tiêu của cấp trên, đơn vị cũ trước sắp xếp hoặc toàn quốc")
+
+
+class TargetList(BaseModel):
+    items: list[TargetOut]
+    total: int
+
+
+class TargetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_code: UnitCodeStr | None = Field(default=None, description="Trống: chỉ tiêu cho nhóm đơn vị")
+    unit_group: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    title: TitleCode
+    year: int | None = Field(default=None, ge=2000, le=2100)
+    every_year: bool = False
+    percent: float = Field(gt=0, le=100)
+    comparison: Literal[">=", ">"] = ">="
+    segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    level: str | None = Field(default=None, max_length=64)
+    denominator_hint: str | None = Field(default=None, max_length=200)
+    document_number: str = Field(min_length=1, max_length=100)
+    document_date: date | None = None
+    issuer: str = Field(min_length=1, max_length=300)
+    sentence: str = Field(min_length=1, max_length=4000, description="Câu trong văn bản nêu chỉ tiêu")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ProgressItem(BaseModel):
+    title: TitleCode
+    segment: str | None
+    numerator: int
+    denominator: int
+    denominator_definition: str
+    denominator_label: str
+    percent: float | None
+    target_percent: float | None
+    target_comparison: str | None
+    target_source: TargetSource | None
+    gap: float | None = Field(description="Chỉ tiêu trừ tỉ lệ đạt được (điểm phần trăm); dương là còn thiếu")
+    met: bool | None
+    official_denominator: int | None = None
+    official_percent: float | None = None
+    official_source: str | None = None
+
+
+class Progress(BaseModel):
+    unit: UnitRef
+    year: int
+    reference_date: date
+    basis: Literal["all", "registered"]
+    territory: Literal["current", "former"] = Field(
+        description="former: đơn vị đã hết hiệu lực, tính trên người và tổ chức từng ở địa bàn cũ"
+    )
+    data_version: int
+    items: list[ProgressItem]
+    total: int
+
+
+class HonourEntry(BaseModel):
+    title: TitleCode
+    name: str
+    village: str | None
+    decision_number: str
+    decided_on: date
+    level: str | None
+
+
+class HonourRoll(BaseModel):
+    unit: UnitRef
+    year: int
+    items: list[HonourEntry]
+    total: int
+
+
+class OfficialDenominatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: TitleCode
+    year: int = Field(ge=2000, le=2100)
+    segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    value: int = Field(ge=0, le=100_000_000)
+    definition: str = Field(min_length=1, max_length=64, examples=["households"])
+    source: str = Field(min_length=3, max_length=500, examples=["Báo cáo thống kê dân số phường năm 2025"])
+
+
+class OfficialDenominatorOut(OfficialDenominatorIn):
+    unit_code: str

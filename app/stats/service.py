@@ -1,0 +1,481 @@
+"""Progress against targets: indicators per unit, applicable targets, honour roll, annual
+report, and the seeded targets of the plans."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from threading import Lock
+
+import yaml
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.assessments.models import Decision, Recognition
+from app.audit.service import record as audit
+from app.audit.service import snapshot
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.exceptions import FieldError, Forbidden, Problem
+from app.migrate import PROJECT_ROOT
+from app.registry.models import Clan, Household, Organisation, Person
+from app.rules import TitleCode
+from app.stats import counting
+from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
+from app.stats.schemas import (
+    HonourEntry,
+    OfficialDenominatorIn,
+    Progress,
+    ProgressItem,
+    TargetCreate,
+    TargetOut,
+    TargetSource,
+    UnitRef,
+)
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
+from app.units.service import get_unit, in_jurisdiction
+
+TARGETS_DIR = PROJECT_ROOT / "seed" / "targets"
+TITLE_ORDER = [
+    TitleCode.CITIZEN,
+    TitleCode.FAMILY,
+    TitleCode.CLAN,
+    TitleCode.COMMUNITY,
+    TitleCode.UNIT,
+    TitleCode.COMMUNE,
+]
+# Segments the registry can count, per title (unit groups are counted for every title).
+SEGMENTS: dict[TitleCode, set[str]] = {
+    TitleCode.CITIZEN: {counting.EDUCATION, "adults_in_learning_families", "staff_of_learning_units"},
+    TitleCode.FAMILY: {counting.EDUCATION},
+    TitleCode.UNIT: {counting.EDUCATION},
+}
+
+
+def data_version(session: Session) -> int:
+    return session.scalar(select(DataVersion.version).where(DataVersion.name == "stats")) or 0
+
+
+def unit_ref(unit: AdministrativeUnit) -> UnitRef:
+    return UnitRef(code=unit.code, name=unit.name, level=unit.level, valid_from=unit.valid_from, valid_to=unit.valid_to)
+
+
+class ResultCache:
+    """A small LRU of computed responses, keyed with the data version: any write moves the
+    version on, so nothing stale is ever served."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def public_etag(*parts) -> str:
+    return '"' + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32] + '"'
+
+
+# --- targets -----------------------------------------------------------------------------------
+
+
+def _target_units(session: Session, unit: AdministrativeUnit) -> dict[int, int]:
+    """{unit_id: distance} of units whose targets apply to `unit`: itself and its ancestors,
+    and the ancestors of every unit it succeeded (a ward of a former district inherits the
+    district's targets). Distances through a predecessor count after the unit's own chain."""
+    # Only predecessors that went wholly, or for the most part, into the unit: a ward that took a
+    # small piece of another district does not inherit that district's plan.
+    main_part = or_(UnitSuccession.kind != "split", UnitSuccession.is_default.is_(True))
+    chain = (
+        select(UnitSuccession.predecessor_id.label("unit_id"))
+        .where(UnitSuccession.successor_id == unit.id, main_part)
+        .cte("predecessors", recursive=True)
+    )
+    chain = chain.union(
+        select(UnitSuccession.predecessor_id)
+        .join(chain, UnitSuccession.successor_id == chain.c.unit_id)
+        .where(main_part)
+    )
+    rows = session.execute(
+        select(UnitAncestor.ancestor_id, func.min(UnitAncestor.depth))
+        .where(or_(UnitAncestor.unit_id == unit.id, UnitAncestor.unit_id.in_(select(chain.c.unit_id))))
+        .group_by(UnitAncestor.ancestor_id)
+    ).all()
+    own = {
+        ancestor: depth
+        for ancestor, depth in session.execute(
+            select(UnitAncestor.ancestor_id, UnitAncestor.depth).where(UnitAncestor.unit_id == unit.id)
+        ).all()
+    }
+    return {ancestor: own.get(ancestor, depth + 100) for ancestor, depth in rows}
+
+
+LEVEL_RANK = {"village": 0, "commune": 1, "district": 2, "province": 3}
+
+
+def applicable_targets(session: Session, unit: AdministrativeUnit, year: int | None = None) -> list[tuple[Target, int]]:
+    """(target, distance) for every target that applies to `unit`, most local first: targets of
+    the unit itself, then of the lowest-level unit above it or above a unit it succeeded (a
+    former district's plan is more local than the city's), then unit groups, national last."""
+    distances = _target_units(session, unit)
+    levels = dict(
+        session.execute(
+            select(AdministrativeUnit.id, AdministrativeUnit.level).where(AdministrativeUnit.id.in_(distances))
+        ).all()
+    )
+    groups = set(session.scalars(select(UnitGroupMember.group).where(UnitGroupMember.unit_id.in_(distances))))
+    query = select(Target).where(
+        or_(
+            Target.unit_id.in_(distances),
+            Target.unit_id.is_(None) & Target.unit_group.is_(None),
+            Target.unit_id.is_(None) & Target.unit_group.in_(groups),
+        )
+    )
+    if year is not None:
+        query = query.where(or_(Target.year == year, Target.every_year.is_(True)))
+    ranked = []
+    for target in session.scalars(query):
+        if target.unit_id is not None:
+            rank, distance = LEVEL_RANK[levels[target.unit_id]], distances[target.unit_id]
+        else:
+            rank, distance = (5, 1000) if target.unit_group is None else (4, 900)
+        ranked.append(((rank, distance, target.title, target.year or 0, target.id), target, distance))
+    return [(target, distance) for _, target, distance in sorted(ranked, key=lambda item: item[0])]
+
+
+def target_out(session: Session, target: Target, distance: int, units: dict[int, AdministrativeUnit]) -> TargetOut:
+    unit = units.get(target.unit_id) if target.unit_id else None
+    scope = f"{unit.code} {unit.name}" if unit else (f"nhóm {target.unit_group}" if target.unit_group else "toàn quốc")
+    return TargetOut(
+        id=target.id,
+        scope=scope,
+        unit=unit_ref(unit) if unit else None,
+        unit_group=target.unit_group,
+        title=target.title,
+        year=target.year,
+        every_year=target.every_year,
+        percent=float(target.percent),
+        comparison=target.comparison,
+        segment=target.segment,
+        level=target.level,
+        denominator_hint=target.denominator_hint,
+        source=TargetSource(
+            document_number=target.document_number,
+            document_date=target.document_date,
+            issuer=target.issuer,
+            sentence=target.sentence,
+        ),
+        note=target.note,
+        inherited=distance > 0,
+    )
+
+
+def targets_for(session: Session, unit: AdministrativeUnit, year: int | None) -> list[TargetOut]:
+    found = applicable_targets(session, unit, year)
+    unit_ids = {t.unit_id for t, _ in found if t.unit_id}
+    units = {u.id: u for u in session.scalars(select(AdministrativeUnit).where(AdministrativeUnit.id.in_(unit_ids)))}
+    return [target_out(session, target, distance, units) for target, distance in found]
+
+
+def create_target(session: Session, principal: Principal, body: TargetCreate) -> Target:
+    if (body.unit_code is None) == (body.unit_group is None) and not principal.is_admin:
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Chỉ tiêu cần một đơn vị hoặc một nhóm đơn vị.",
+            errors=[FieldError(field="body.unit_code", code="missing", message="Cần mã đơn vị.")],
+        )
+    if (body.year is None) != body.every_year:
+        raise Problem(
+            422,
+            "validation_failed",
+            "Dữ liệu không hợp lệ",
+            "Cần năm, hoặc every_year cho chỉ tiêu hằng năm.",
+            errors=[
+                FieldError(
+                    field="body.year",
+                    code="year_or_every_year",
+                    message="Ghi năm, hoặc every_year = true (không cả hai).",
+                )
+            ],
+        )
+    unit = get_unit(session, body.unit_code, body.document_date or date.today()) if body.unit_code else None
+    allowed = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER)
+    if (
+        principal.role not in allowed
+        or (unit is None and not principal.is_admin)
+        or (unit is not None and not in_jurisdiction(session, principal, unit.id))
+    ):
+        raise Forbidden("Chỉ cán bộ của đơn vị (hoặc quản trị viên) được đặt chỉ tiêu cho đơn vị đó.")
+    target = Target(
+        unit_id=unit.id if unit else None,
+        unit_group=body.unit_group,
+        title=body.title,
+        year=body.year,
+        every_year=body.every_year,
+        percent=Decimal(str(body.percent)),
+        comparison=body.comparison,
+        segment=body.segment,
+        level=body.level,
+        denominator_hint=body.denominator_hint,
+        document_number=body.document_number,
+        document_date=body.document_date,
+        issuer=body.issuer,
+        sentence=body.sentence,
+        note=body.note,
+        source_key="",
+        created_by_id=principal.id or None,
+    )
+    session.add(target)
+    session.flush()
+    audit(session, principal, "create", "target", target.id, None, snapshot(target))
+    session.commit()
+    return target
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+def _percent(numerator: int, denominator: int) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _segment_scope(scope: counting.Scope, segment: str | None) -> counting.Scope:
+    return counting.Scope(unit=scope.unit, year=scope.year, reference_day=scope.reference_day, segment=segment)
+
+
+def progress(
+    session: Session, unit: AdministrativeUnit, year: int, *, basis: str = "all", today: date | None = None
+) -> Progress:
+    day = counting.reference_day(year, today)
+    scope = counting.Scope(unit=unit, year=year, reference_day=day)
+    targets = applicable_targets(session, unit, year)
+    best: dict[tuple[str, str | None], Target] = {}
+    for target, _ in targets:  # sorted nearest first
+        best.setdefault((target.title, target.segment), target)
+    officials = {
+        (o.title, o.segment or None): o
+        for o in session.scalars(
+            select(OfficialDenominator).where(OfficialDenominator.unit_id == unit.id, OfficialDenominator.year == year)
+        )
+    }
+    wanted: list[tuple[TitleCode, str | None]] = [(title, None) for title in TITLE_ORDER]
+    for title, segment in best:
+        if segment is not None and title in TITLE_ORDER and (title, segment) not in wanted:
+            wanted.append((TitleCode(title), segment))
+    items = []
+    for title, segment in wanted:
+        counted = _count_segment(session, title, _segment_scope(scope, segment), basis)
+        if counted is None:
+            continue
+        numerator, denominator = counted
+        definition, label = counting.definition(title, segment)
+        if basis == "registered":
+            definition, label = counting.REGISTERED_PREFIX + definition, f"{label} (đã đăng ký)"
+        percent = _percent(numerator, denominator)
+        target = best.get((title, segment))
+        official = officials.get((title, segment))
+        item = ProgressItem(
+            title=title,
+            segment=segment,
+            numerator=numerator,
+            denominator=denominator,
+            denominator_definition=definition,
+            denominator_label=label,
+            percent=float(percent) if percent is not None else None,
+            target_percent=float(target.percent) if target else None,
+            target_comparison=target.comparison if target else None,
+            target_source=TargetSource(
+                document_number=target.document_number,
+                document_date=target.document_date,
+                issuer=target.issuer,
+                sentence=target.sentence,
+            )
+            if target
+            else None,
+            gap=float(target.percent - percent) if target and percent is not None else None,
+            met=(percent > target.percent if target.comparison == ">" else percent >= target.percent)
+            if target and percent is not None
+            else None,
+        )
+        if official is not None:
+            item.official_denominator = official.value
+            official_percent = _percent(numerator, official.value)
+            item.official_percent = float(official_percent) if official_percent is not None else None
+            item.official_source = official.source
+        items.append(item)
+    return Progress(
+        unit=unit_ref(unit),
+        year=year,
+        reference_date=day,
+        basis=basis,
+        territory="former" if scope.ended else "current",
+        data_version=data_version(session),
+        items=items,
+        total=len(items),
+    )
+
+
+def _count_segment(session: Session, title: TitleCode, scope: counting.Scope, basis: str) -> tuple[int, int] | None:
+    """Counts for a title and segment; None for a segment the registry cannot count."""
+    segment = scope.segment
+    if segment in ("adults_in_learning_families", "staff_of_learning_units"):
+        return counting.count_learning_members(session, scope, segment, basis == "registered")
+    if segment is not None and segment != counting.EDUCATION:
+        exists_group = session.scalar(
+            select(func.count()).select_from(UnitGroupMember).where(UnitGroupMember.group == segment)
+        )
+        if not exists_group:
+            return None
+    if segment == counting.EDUCATION and counting.EDUCATION not in SEGMENTS.get(title, set()):
+        return None
+    return counting.count(session, title, scope, registered_only=basis == "registered")
+
+
+def honour_roll(
+    session: Session, unit: AdministrativeUnit, year: int, title: TitleCode | None, publish_people: bool
+) -> list[HonourEntry]:
+    """Recognised households, clans, villages and organisations (people only when allowed),
+    with their decisions. Names only: no ids, addresses or dates of birth."""
+    scope = counting.Scope(unit=unit, year=year, reference_day=counting.reference_day(year))
+    titles = [title] if title else [t for t in TITLE_ORDER if publish_people or t != TitleCode.CITIZEN]
+    if title == TitleCode.CITIZEN and not publish_people:
+        return []
+    names = {
+        TitleCode.CITIZEN: (Person.full_name, Person.id),
+        TitleCode.FAMILY: (Household.name, Household.id),
+        TitleCode.CLAN: (Clan.name, Clan.id),
+        TitleCode.UNIT: (Organisation.name, Organisation.id),
+        TitleCode.COMMUNITY: (AdministrativeUnit.name, AdministrativeUnit.id),
+        TitleCode.COMMUNE: (AdministrativeUnit.name, AdministrativeUnit.id),
+    }
+    entries = []
+    village = aliased(AdministrativeUnit)
+    for one in titles:
+        subjects = counting.population(one, scope).subquery()
+        name, key = names[one]
+        rows = session.execute(
+            select(name, village.name, Decision.number, Decision.decided_on, Recognition.level)
+            .select_from(Recognition)
+            .join(Decision, Decision.id == Recognition.decision_id)
+            .join(subjects, subjects.c.id == Recognition.subject_id)
+            .join(key.class_, key == Recognition.subject_id)
+            .outerjoin(village, (village.id == subjects.c.unit_id) & (village.level == "village"))
+            .where(Recognition.title == one, Recognition.period == year, Recognition.revoked_at.is_(None))
+            .order_by(name)
+        ).all()
+        entries += [
+            HonourEntry(
+                title=one,
+                name=n,
+                village=v if one in (TitleCode.CITIZEN, TitleCode.FAMILY) else None,
+                decision_number=number,
+                decided_on=decided_on,
+                level=level,
+            )
+            for n, v, number, decided_on, level in rows
+        ]
+    return entries
+
+
+def set_official_denominator(
+    session: Session, principal: Principal, unit: AdministrativeUnit, body: OfficialDenominatorIn
+) -> OfficialDenominator:
+    if principal.role not in (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER) or not in_jurisdiction(
+        session, principal, unit.id
+    ):
+        raise Forbidden("Chỉ cán bộ của đơn vị (hoặc quản trị viên) được nhập mẫu số chính thức.")
+    row = session.scalar(
+        select(OfficialDenominator).where(
+            OfficialDenominator.unit_id == unit.id,
+            OfficialDenominator.title == body.title,
+            OfficialDenominator.year == body.year,
+            OfficialDenominator.segment == (body.segment or ""),
+        )
+    )
+    before = snapshot(row) if row else None
+    if row is None:
+        row = OfficialDenominator(unit_id=unit.id, title=body.title, year=body.year, segment=body.segment or "")
+        session.add(row)
+    row.value, row.definition, row.source = body.value, body.definition, body.source
+    row.entered_by_id = principal.id or None
+    session.flush()
+    audit(session, principal, "set", "official_denominator", row.id, before, snapshot(row))
+    session.commit()
+    return row
+
+
+# --- seed --------------------------------------------------------------------------------------
+
+
+def load_targets(session: Session, directory: Path = TARGETS_DIR) -> str:
+    """Seed loader: every percentage target of the five plans and the programme documents."""
+    if session.scalar(select(func.count()).select_from(Target).where(Target.source_key != "")):
+        return "Targets already loaded."
+    scopes = yaml.safe_load((directory / "scopes.yaml").read_text(encoding="utf-8"))
+    segment_names = scopes.pop("segments", {})
+    loaded = 0
+    for name in ("plan_targets.yaml", "programme_targets.yaml"):
+        data = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
+        documents = {doc["key"]: doc for doc in data["documents"]}
+        for index, item in enumerate(data["targets"]):
+            doc = documents[item["document"]]
+            place = scopes.get(item["document"])
+            unit = get_unit(session, place["unit_code"], place["as_of"]) if place else None
+            segment = segment_names.get(item.get("segment"), item.get("segment"))
+            session.add(
+                Target(
+                    unit_id=unit.id if unit else None,
+                    unit_group=segment if not unit and segment == "disadvantaged" else None,
+                    title=item["title"],
+                    year=item.get("year"),
+                    every_year=bool(item.get("every_year")),
+                    percent=Decimal(str(item["percent"])),
+                    comparison=">" if item["comparison"] == ">" else ">=",
+                    segment=None if (not unit and segment == "disadvantaged") else segment,
+                    level=item.get("level"),
+                    denominator_hint=item.get("denominator_hint"),
+                    document_number=doc.get("number") or "(văn bản không ghi số)",
+                    document_date=doc.get("date"),
+                    issuer=doc["issuer"],
+                    sentence=item["sentence"],
+                    note=item.get("note") or doc.get("note"),
+                    source_key=f"{name}#{item['document']}:{item.get('line', index)}",
+                )
+            )
+            loaded += 1
+    session.commit()
+    return f"Loaded {loaded} targets."
+
+
+def reporting_deadlines() -> list[dict]:
+    data = yaml.safe_load((TARGETS_DIR / "plan_targets.yaml").read_text(encoding="utf-8"))
+    documents = {doc["key"]: doc for doc in data["documents"]}
+    return [
+        {
+            "document": documents[d["document"]].get("number") or documents[d["document"]]["issuer"],
+            "issuer": documents[d["document"]]["issuer"],
+            "what": d["what"],
+            "date": str(d["date"]),
+            "every_year": bool(d.get("every_year")),
+        }
+        for d in data.get("reporting_deadlines", [])
+    ]

@@ -1,0 +1,282 @@
+"""Progress against targets: every percentage equals a brute-force recount from the raw
+tables; targets are inherited from former units; writes show at once; reports match the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from app.assessments.models import Recognition
+from app.auth.models import Role
+from app.registry.models import Clan, Person, Residence
+from app.stats.synthetic import generate
+from app.units.models import AdministrativeUnit, UnitAncestor
+from app.units.service import get_unit
+from tests.helpers import assert_problem, bearer, login
+
+API = "/api/v1"
+YEAR = 2025
+
+
+def brute_force(session, unit_id: int, year: int) -> dict[str, tuple[int, int]]:
+    """The documented rules, counted the slow, obvious way in Python over every raw row."""
+    day = min(date(year, 12, 31), date.today())
+    under = defaultdict(set)
+    for unit, ancestor in session.execute(select(UnitAncestor.unit_id, UnitAncestor.ancestor_id)):
+        under[ancestor].add(unit)
+    territory = under[unit_id]
+    holders = defaultdict(set)
+    for title, subject, period, start, until, revoked in session.execute(
+        select(
+            Recognition.title,
+            Recognition.subject_id,
+            Recognition.period,
+            Recognition.valid_from,
+            Recognition.valid_until,
+            Recognition.revoked_at,
+        )
+    ):
+        if revoked is None and (period == year or start <= day < until):
+            holders[title].add(subject)
+    living = defaultdict(set)
+    for person, household, organisation, unit, start, end in session.execute(
+        select(
+            Residence.person_id,
+            Residence.household_id,
+            Residence.organisation_id,
+            Residence.unit_id,
+            Residence.valid_from,
+            Residence.valid_to,
+        )
+    ):
+        if start <= day and (end is None or end > day) and unit in territory:
+            for kind, subject in (("person", person), ("household", household), ("organisation", organisation)):
+                if subject is not None:
+                    living[kind].add(subject)
+    births = dict(session.execute(select(Person.id, Person.birth_date)).all())
+    fifteen = date(day.year - 15, day.month, min(day.day, 28))
+    units = session.execute(
+        select(
+            AdministrativeUnit.id, AdministrativeUnit.level, AdministrativeUnit.valid_from, AdministrativeUnit.valid_to
+        )
+    ).all()
+
+    def in_force(start, end):
+        return (start is None or start <= day) and (end is None or end > day)
+
+    populations = {
+        "citizen": {p for p in living["person"] if births[p] is not None and births[p] <= fifteen},
+        "family": living["household"],
+        "unit": living["organisation"],
+        "clan": {c for c, home in session.execute(select(Clan.id, Clan.home_unit_id)) if home in territory},
+        "community": {
+            u for u, level, start, end in units if level == "village" and u in territory and in_force(start, end)
+        },
+        "commune": {
+            u for u, level, start, end in units if level == "commune" and u in territory and in_force(start, end)
+        },
+    }
+    return {title: (len(population & holders[title]), len(population)) for title, population in populations.items()}
+
+
+@pytest.fixture
+def synthetic(session):
+    generate(session, "01", 1500, YEAR, seed=7)
+    return get_unit(session, "01", date.today())
+
+
+def api_counts(client, code: str, year: int = YEAR, **params) -> dict[str, tuple[int, int, float | None]]:
+    response = client.get(f"{API}/units/{code}/progress", params={"year": year, **params})
+    assert response.status_code == 200, response.text
+    return {
+        i["title"]: (i["numerator"], i["denominator"], i["percent"])
+        for i in response.json()["items"]
+        if i["segment"] is None
+    }
+
+
+def test_every_percentage_equals_a_brute_force_recount(client, session, synthetic):
+    communes = session.execute(
+        select(AdministrativeUnit.id, AdministrativeUnit.code).where(
+            AdministrativeUnit.parent_id == synthetic.id, AdministrativeUnit.valid_to.is_(None)
+        )
+    ).all()
+    assert len(communes) == 126
+    checked = 0
+    for unit_id, code in [(synthetic.id, "01"), *communes[::9]]:
+        expected = brute_force(session, unit_id, YEAR)
+        got = api_counts(client, code)
+        for title, (numerator, denominator) in expected.items():
+            assert got[title][:2] == (numerator, denominator), (code, title)
+            if denominator:
+                assert got[title][2] == round(100 * numerator / denominator, 2)
+        checked += 1
+    province = api_counts(client, "01")
+    assert province["citizen"][1] > 500 and province["family"][0] > 100  # the synthetic data is really there
+    # Roll-up: the province is the sum of its communes, never an average of percentages.
+    totals = [0, 0]
+    for _, code in communes:
+        numerator, denominator, _ = api_counts(client, code)["family"]
+        totals[0] += numerator
+        totals[1] += denominator
+    assert tuple(totals) == province["family"][:2]
+    assert checked == 15
+
+
+def test_targets_of_a_commune_of_former_quan_thanh_xuan(client):
+    items = client.get(f"{API}/targets", params={"unit": "00367"}).json()["items"]
+    found = {(t["source"]["document_number"], t["title"], t["year"], t["segment"]): t for t in items}
+    district_2025 = found[("121/KH-UBND", "citizen", 2025, None)]
+    assert district_2025["percent"] == 60 and district_2025["unit"]["name"] == "Quận Thanh Xuân"
+    assert district_2025["source"]["sentence"].startswith("60% công dân")
+    assert ("121/KH-UBND", "citizen", 2030, None) in found
+    assert ("121/KH-UBND", "unit", 2030, None) in found
+    assert ("290/KH-UBND", "citizen", 2025, None) in found  # the city plan
+    assert ("387/QĐ-TTg", "family", 2025, None) in found  # national
+    assert found[("387/QĐ-TTg", "family", 2025, None)]["scope"] == "toàn quốc"
+    assert ("677/QĐ-TTg", "citizen", 2030, "staff_of_learning_units") in found
+    # The district's own plan is the most local one: it sets the commune's target.
+    progress = client.get(f"{API}/units/00367/progress", params={"year": 2025}).json()
+    citizen = next(i for i in progress["items"] if i["title"] == "citizen" and i["segment"] is None)
+    assert (citizen["target_percent"], citizen["target_source"]["document_number"]) == (60, "121/KH-UBND")
+    # Another district's plan does not apply.
+    assert not any(t["source"]["document_number"] == "158/KH-BCĐ" for t in items)
+    hong_duc = client.get(f"{API}/targets", params={"unit": "11167"}).json()["items"]  # xã Tân An, Hải Phòng
+    assert any(t["source"]["document_number"] == "17/KH-UBND" for t in hong_duc)
+    assert not any(t["source"]["document_number"] == "290/KH-UBND" for t in hong_duc)
+
+
+def test_writes_change_the_numbers_at_once(client, session, synthetic, make_user):
+    make_user("canbo.tx", Role.COMMUNE_OFFICER, ["00367"])
+    officer = bearer(login(client, "canbo.tx")["access_token"])
+    first = client.get(f"{API}/units/00367/progress", params={"year": YEAR})
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"].startswith("public")
+    same = client.get(f"{API}/units/00367/progress", params={"year": YEAR}, headers={"If-None-Match": etag})
+    assert same.status_code == 304
+    family = next(i for i in first.json()["items"] if i["title"] == "family" and i["segment"] is None)
+    ward = get_unit(session, "00367", date.today())
+    recognition = session.scalar(
+        select(Recognition).where(
+            Recognition.title == "family", Recognition.unit_id == ward.id, Recognition.revoked_at.is_(None)
+        )
+    )
+    revoked = client.post(
+        f"{API}/recognitions/{recognition.id}/revoke", headers=officer, json={"reason": "Kiểm tra lại hồ sơ"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    after = client.get(f"{API}/units/00367/progress", params={"year": YEAR}, headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+    family_after = next(i for i in after.json()["items"] if i["title"] == "family" and i["segment"] is None)
+    assert family_after["numerator"] == family["numerator"] - 1
+    province_after = api_counts(client, "01")["family"]
+    assert province_after[0] == brute_force(session, synthetic.id, YEAR)["family"][0]
+
+
+def test_the_annual_report_opens_and_matches_the_api(client, synthetic, make_user):
+    make_user("tinh", Role.PROVINCE_OFFICER, ["01"])
+    headers = bearer(login(client, "tinh")["access_token"])
+    api = {
+        (i["title"], i["segment"]): i
+        for i in client.get(f"{API}/units/00367/progress", params={"year": YEAR}).json()["items"]
+    }
+    response = client.get(f"{API}/units/00367/report", params={"year": YEAR}, headers=headers)
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(min_row=4, values_only=True))
+    assert len(rows) == len(api)
+    names = {
+        "Công dân học tập": "citizen",
+        "Gia đình học tập": "family",
+        "Dòng họ học tập": "clan",
+        "Cộng đồng học tập (thôn, tổ dân phố)": "community",
+        "Đơn vị học tập": "unit",
+        "Cộng đồng học tập cấp xã": "commune",
+    }
+    for row in rows:
+        item = api[(names[row[0]], row[1] or None)]
+        assert (row[4], row[5], row[7], row[8], row[9]) == (
+            item["numerator"],
+            item["denominator"],
+            item["percent"],
+            item["target_percent"],
+            item["gap"],
+        )
+    family = next(r for r in rows if r[0] == "Gia đình học tập" and not r[1])
+    assert family[2] >= family[4]  # registered households include the recognised ones here
+    assert "Hạn báo cáo" in book.sheetnames
+    assert any("25/11" in str(cell) for row in book["Hạn báo cáo"].iter_rows(values_only=True) for cell in row)
+    text = client.get(
+        f"{API}/units/00367/report", params={"year": YEAR, "format": "csv"}, headers=headers
+    ).content.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    family_csv = next(line for line in lines if line and line[0] == "Gia đình học tập" and not line[1])
+    assert int(family_csv[4]) == api[("family", None)]["numerator"]
+    assert_problem(client.get(f"{API}/units/00367/report", params={"year": YEAR}), 401, "not_authenticated")
+    make_user("haiphong", Role.PROVINCE_OFFICER, ["31"])
+    other = bearer(login(client, "haiphong")["access_token"])
+    assert_problem(client.get(f"{API}/units/00367/report", params={"year": YEAR}, headers=other), 404, "not_found")
+
+
+def test_honour_roll_shows_no_personal_data(client, synthetic):
+    roll = client.get(f"{API}/units/00367/honour-roll", params={"year": YEAR}).json()
+    assert roll["total"] > 0
+    assert {entry["title"] for entry in roll["items"]} <= {"family", "clan", "community", "unit", "commune"}
+    assert all(
+        set(entry) == {"title", "name", "village", "decision_number", "decided_on", "level"} for entry in roll["items"]
+    )
+    people = client.get(f"{API}/units/00367/honour-roll", params={"year": YEAR, "title": "citizen"}).json()
+    assert people["items"] == []
+
+
+def test_official_denominators_are_reported_beside_the_count(client, synthetic, make_user):
+    make_user("canbo.tx", Role.COMMUNE_OFFICER, ["00367"])
+    officer = bearer(login(client, "canbo.tx")["access_token"])
+    body = {
+        "title": "family",
+        "year": YEAR,
+        "value": 5000,
+        "definition": "households",
+        "source": "Thống kê dân số phường Thanh Xuân năm 2025",
+    }
+    assert client.put(f"{API}/units/00367/official-denominators", json=body, headers=officer).status_code == 200
+    family = next(
+        i
+        for i in client.get(f"{API}/units/00367/progress", params={"year": YEAR}).json()["items"]
+        if i["title"] == "family" and i["segment"] is None
+    )
+    assert family["official_denominator"] == 5000
+    assert family["official_percent"] == round(100 * family["numerator"] / 5000, 2)
+    assert family["official_source"].startswith("Thống kê")
+    assert_problem(client.put(f"{API}/units/00364/official-denominators", json=body, headers=officer), 403, "forbidden")
+
+
+def test_targets_can_be_added_by_officers_with_rights(client, make_user):
+    make_user("canbo.tx", Role.COMMUNE_OFFICER, ["00367"])
+    officer = bearer(login(client, "canbo.tx")["access_token"])
+    body = {
+        "unit_code": "00367",
+        "title": "family",
+        "year": 2027,
+        "percent": 75,
+        "document_number": "05/KH-UBND",
+        "document_date": "2026-01-10",
+        "issuer": "UBND phường Thanh Xuân",
+        "sentence": "Phấn đấu 75% hộ gia đình đạt danh hiệu Gia đình học tập năm 2027.",
+    }
+    created = client.post(f"{API}/targets", json=body, headers=officer)
+    assert created.status_code == 201, created.text
+    listed = client.get(f"{API}/targets", params={"unit": "00367", "year": 2027}).json()["items"]
+    assert listed[0]["source"]["document_number"] == "05/KH-UBND" and listed[0]["inherited"] is False
+    assert_problem(
+        client.post(f"{API}/targets", json={**body, "unit_code": "00364"}, headers=officer), 403, "forbidden"
+    )
+    assert_problem(client.post(f"{API}/targets", json=body), 401, "not_authenticated")
