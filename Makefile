@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fuzz lock clean help
+.PHONY: install run test lint bench lock clean help
 
 help:
 	@echo "make run    install, migrate, seed (when empty) and serve on 127.0.0.1:$${PORT:-8000}"
 	@echo "make test   install and run the whole test suite (SQLite; PostgreSQL with HOCTAP_TEST_DATABASE_URL)"
-	@echo "make lint   ruff check"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  progress benchmark on PostgreSQL (PEOPLE=1000000)"
 	@echo "make lock   re-pin every transitive dependency (requirements.lock, requirements-dev.lock)"
 
 # (Re)install when the dependency pins change.
@@ -32,6 +33,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Progress endpoint vs. a plain recount, PostgreSQL, 1,000,000 synthetic people (several minutes).
+bench: install
+	$(BIN)/python bench/progress.py --people $${PEOPLE:-1000000}
 
 # Rebuild the full pin list from a clean environment (run after changing pyproject.toml).
 lock:

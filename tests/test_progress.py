@@ -280,3 +280,52 @@ def test_targets_can_be_added_by_officers_with_rights(client, make_user):
         client.post(f"{API}/targets", json={**body, "unit_code": "00364"}, headers=officer), 403, "forbidden"
     )
     assert_problem(client.post(f"{API}/targets", json=body), 401, "not_authenticated")
+
+
+def test_a_former_district_is_tracked_over_its_former_territory(client, session, make_user):
+    """Quận Thanh Xuân ended on 2025-07-01; its 2025 target is followed over the households that
+    lived in its wards then, wherever re-homing put them, and not over those who moved away."""
+    from app.registry.models import Household
+
+    make_user("quantri")
+    make_user("canbo.tx", Role.COMMUNE_OFFICER, ["00367"])
+    admin = bearer(login(client, "quantri")["access_token"])
+    old_ward = get_unit(session, "00367", date(2025, 6, 30))  # Phường Thanh Xuân Bắc
+    other_district_ward = get_unit(session, "00175", date(2025, 6, 30))  # Phường Trung Hoà, Cầu Giấy
+    households = {}
+    for name, unit in (("stays", old_ward), ("moves", old_ward), ("elsewhere", other_district_ward)):
+        household = Household(name=f"Hộ {name}")
+        session.add(household)
+        session.flush()
+        session.add(Residence(household_id=household.id, unit_id=unit.id, valid_from=date(2020, 1, 1)))
+        households[name] = household.id
+    session.commit()
+    for code in ("00367", "00175"):
+        response = client.post(
+            f"{API}/units/{code}/rehoming",
+            params={"as_of": "2025-06-30"},
+            headers=admin,
+            json={"split_policy": "default"},
+        )
+        assert response.status_code == 200, response.text
+    moved = client.post(
+        f"{API}/households/{households['moves']}/residence",
+        headers=admin,
+        json={"unit_code": "00364", "since": "2025-09-01"},
+    )
+    assert moved.status_code == 201, moved.text
+
+    district = client.get(f"{API}/units/009/progress", params={"year": 2025, "as_of": "2025-06-30"}).json()
+    assert district["territory"] == "former"
+    family = next(i for i in district["items"] if i["title"] == "family" and i["segment"] is None)
+    assert family["denominator"] == 1  # "stays" only
+    assert (family["target_percent"], family["target_source"]["document_number"]) == (70, "291/KH-UBND")
+    citizen = next(i for i in district["items"] if i["title"] == "citizen" and i["segment"] is None)
+    assert citizen["target_source"]["document_number"] == "121/KH-UBND"
+    # The same household is counted in today's ward too.
+    ward = next(
+        i
+        for i in client.get(f"{API}/units/00367/progress", params={"year": 2025}).json()["items"]
+        if i["title"] == "family" and i["segment"] is None
+    )
+    assert ward["denominator"] >= 1

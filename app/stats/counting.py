@@ -203,13 +203,22 @@ def population(title: TitleCode, scope: Scope) -> Select:
     return query
 
 
-def holders(title: TitleCode, year: int, day: date) -> Select:
-    """Subjects holding the title for `year`: recognised for that period, or in force on `day`."""
-    return select(Recognition.subject_id).where(
+def _holding(title: TitleCode, year: int, day: date):
+    return and_(
         Recognition.title == title,
         Recognition.revoked_at.is_(None),
         or_(Recognition.period == year, and_(Recognition.valid_from <= day, Recognition.valid_until > day)),
     )
+
+
+def holders(title: TitleCode, year: int, day: date) -> Select:
+    """Subjects holding the title for `year`: recognised for that period, or in force on `day`."""
+    return select(Recognition.subject_id).where(_holding(title, year, day))
+
+
+def holds(subject_id, title: TitleCode, year: int, day: date):
+    """Correlated form of `holders`: one index probe per subject on (title, subject_id)."""
+    return exists().where(Recognition.subject_id == subject_id, _holding(title, year, day))
 
 
 def count(session: Session, title: TitleCode, scope: Scope, registered_only: bool = False) -> tuple[int, int]:
@@ -223,10 +232,11 @@ def count(session: Session, title: TitleCode, scope: Scope, registered_only: boo
             )
         )
     subjects = base.subquery()
-    held = holders(title, scope.year, scope.reference_day)
     numerator, denominator = session.execute(
         select(
-            func.count(func.distinct(subjects.c.id)).filter(subjects.c.id.in_(held)),
+            func.count(func.distinct(subjects.c.id)).filter(
+                holds(subjects.c.id, title, scope.year, scope.reference_day)
+            ),
             func.count(func.distinct(subjects.c.id)),
         )
     ).one()
@@ -308,9 +318,7 @@ def count_learning_members(session: Session, scope: Scope, segment: str, registe
     subjects = base.subquery()
     numerator, denominator = session.execute(
         select(
-            func.count(func.distinct(subjects.c.id)).filter(
-                subjects.c.id.in_(holders(TitleCode.CITIZEN, scope.year, day))
-            ),
+            func.count(func.distinct(subjects.c.id)).filter(holds(subjects.c.id, TitleCode.CITIZEN, scope.year, day)),
             func.count(func.distinct(subjects.c.id)),
         )
     ).one()

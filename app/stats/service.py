@@ -99,21 +99,24 @@ def _target_units(session: Session, unit: AdministrativeUnit) -> dict[int, int]:
     and the ancestors of every unit it succeeded (a ward of a former district inherits the
     district's targets). Distances through a predecessor count after the unit's own chain."""
     # Only predecessors that went wholly, or for the most part, into the unit: a ward that took a
-    # small piece of another district does not inherit that district's plan.
+    # small piece of another district does not inherit that district's plan. Successions are
+    # at most a few steps deep; walking them with indexed look-ups beats a recursive CTE the
+    # planner cannot estimate.
     main_part = or_(UnitSuccession.kind != "split", UnitSuccession.is_default.is_(True))
-    chain = (
-        select(UnitSuccession.predecessor_id.label("unit_id"))
-        .where(UnitSuccession.successor_id == unit.id, main_part)
-        .cte("predecessors", recursive=True)
-    )
-    chain = chain.union(
-        select(UnitSuccession.predecessor_id)
-        .join(chain, UnitSuccession.successor_id == chain.c.unit_id)
-        .where(main_part)
-    )
+    units, frontier = {unit.id}, {unit.id}
+    while frontier:
+        frontier = (
+            set(
+                session.scalars(
+                    select(UnitSuccession.predecessor_id).where(UnitSuccession.successor_id.in_(frontier), main_part)
+                )
+            )
+            - units
+        )
+        units |= frontier
     rows = session.execute(
         select(UnitAncestor.ancestor_id, func.min(UnitAncestor.depth))
-        .where(or_(UnitAncestor.unit_id == unit.id, UnitAncestor.unit_id.in_(select(chain.c.unit_id))))
+        .where(UnitAncestor.unit_id.in_(units))
         .group_by(UnitAncestor.ancestor_id)
     ).all()
     own = {
