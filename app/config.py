@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65_536, ge=1024, le=2_097_152)
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
 
+    # Abuse limits (requests per window). The public title check is counted per client address
+    # and per national ID; logins per account and address.
+    title_check_per_address_per_minute: int = Field(default=10, ge=1, le=10_000)
+    title_check_per_id_per_hour: int = Field(default=20, ge=1, le=10_000)
+    login_attempts_per_15_minutes: int = Field(default=10, ge=1, le=10_000)
+    # Largest request body accepted, in bytes (uploads have their own, smaller limits).
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
+    # Origins allowed to call the API from a browser (ward portals); empty: no CORS.
+    cors_origins: list[str] = Field(default_factory=list)
+    # How long staff reads of personal records are kept in the access log.
+    access_log_retention_days: int = Field(default=730, ge=30, le=3650)
+
     # Whether the public honour roll may list people (by name and village) for Công dân học tập.
     publish_person_names: bool = False
     # Seconds public statistics may be cached by browsers and proxies (ETag revalidates after).

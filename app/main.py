@@ -9,10 +9,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app.assessments.router import router as assessments_router
-from app.assessments.router import status_router
+from app.assessments.router import status_router, title_check_router
 from app.audit.router import router as audit_router
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
@@ -26,6 +27,7 @@ from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
+from app.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
@@ -69,6 +71,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stats_cache = ResultCache()
 
     install_problem_handlers(app)
+    # Added last runs first: request id and error capture wrap everything else.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PUT", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
 
     api = APIRouter(prefix=API_PREFIX)
@@ -81,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(status_router)
     api.include_router(audit_router)
     api.include_router(stats_router)
+    api.include_router(title_check_router)
     app.include_router(api)
     app.include_router(health_router)
 

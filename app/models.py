@@ -17,6 +17,7 @@ from app.registry.models import (
     Registration,
     Residence,
 )
+from app.security.models import RateLimitWindow
 from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
@@ -38,6 +39,7 @@ __all__ = [
     "OrganisationStaff",
     "Person",
     "PersonSector",
+    "RateLimitWindow",
     "Recognition",
     "RefreshToken",
     "Registration",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from app.assessments import service
 from app.assessments.models import AssessmentState
@@ -21,6 +21,9 @@ from app.assessments.schemas import (
     RescoreReport,
     RescoreRequest,
     Revocation,
+    TitleCheckItem,
+    TitleCheckRequest,
+    TitleCheckResult,
     TitleStatusList,
     Transition,
 )
@@ -31,6 +34,7 @@ from app.exceptions import problem_responses
 from app.params import IdPath, Limit, Offset
 from app.registry.service import READERS
 from app.rules import TitleCode
+from app.security import ratelimit
 
 router = APIRouter(
     tags=["assessments"], responses=problem_responses(401, 403, 422), dependencies=[Depends(require_roles(*READERS))]
@@ -206,3 +210,28 @@ def subject_titles(
     day = as_of or date.today()
     items = service.title_status(session, principal, kind, subject_id, day)
     return TitleStatusList(subject_kind=kind, subject_id=subject_id, as_of=day, items=items, total=len(items))
+
+
+title_check_router = APIRouter(tags=["public"])
+
+
+@title_check_router.post(
+    "/title-checks",
+    response_model=TitleCheckResult,
+    responses=problem_responses(422, 429),
+    summary="Tra cứu danh hiệu của chính mình bằng số CCCD và ngày sinh (công khai, giới hạn tần suất)",
+)
+def title_check(request: Request, session: SessionDep, body: TitleCheckRequest) -> TitleCheckResult:
+    """Only titles, years and states: never a name, an address or a household. An unknown
+    number and a wrong date of birth answer alike."""
+    settings = request.app.state.settings
+    ids = request.app.state.national_ids
+    address = request.client.host if request.client else "unknown"
+    ratelimit.enforce(session, f"title-check:address:{address}", settings.title_check_per_address_per_minute, 60)
+    number = body.national_id.get_secret_value()
+    ratelimit.enforce(session, f"title-check:id:{ids.digest(number)[:32]}", settings.title_check_per_id_per_hour, 3600)
+    rows = service.public_title_check(session, ids, number, body.birth_date)
+    items = [
+        TitleCheckItem(title=row.title, year=row.period, state=row.state, valid_until=row.valid_until) for row in rows
+    ]
+    return TitleCheckResult(items=items, total=len(items))

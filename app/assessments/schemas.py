@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.assessments.models import AssessmentState
 from app.registry.schemas import DbId, Year
@@ -189,4 +189,28 @@ class RescoreReport(BaseModel):
     to_version: str
     dry_run: bool
     items: list[RescoreItem]
+    total: int
+
+
+class TitleCheckRequest(Input):
+    national_id: SecretStr = Field(description="Số CCCD 12 chữ số")
+    birth_date: date
+
+    @field_validator("national_id")
+    @classmethod
+    def _twelve_digits(cls, value: SecretStr) -> SecretStr:
+        if not (len(value.get_secret_value()) == 12 and value.get_secret_value().isdigit()):
+            raise ValueError("Số CCCD phải gồm đúng 12 chữ số.")
+        return value
+
+
+class TitleCheckItem(BaseModel):
+    title: TitleCode
+    year: int | None
+    state: Literal["active", "expired", "revoked", "pending", "registered"]
+    valid_until: date | None
+
+
+class TitleCheckResult(BaseModel):
+    items: list[TitleCheckItem]
     total: int

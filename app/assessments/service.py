@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import hmac
 import json
 from datetime import date
 from decimal import Decimal
@@ -652,9 +653,14 @@ def revoke(session: Session, principal: Principal, recognition_id: int, reason: 
 
 
 def title_status(session: Session, principal: Principal, kind: str, subject_id: int, as_of: date) -> list[TitleStatus]:
-    """Every period of the subject's title, in one indexed UNION query (no ORM loading)."""
+    """Every period of the subject's title (staff view, within the caller's jurisdiction)."""
     title = SUBJECT_TITLE[kind]
     visible_subject_unit(session, principal, title, subject_id)
+    return status_of(session, title, subject_id, as_of)
+
+
+def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) -> list[TitleStatus]:
+    """Every period of a subject's title, in one indexed UNION query (no ORM loading)."""
     recognitions = (
         select(
             literal(3).label("rank"),
@@ -844,3 +850,23 @@ def _derived_id(public_id: str, content_hash: str) -> str:
     """A stable id for the re-scored revision, so repeating the operation cannot fork a chain."""
     digest = hashlib.sha256(f"{public_id}:{content_hash}".encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+
+
+# --- the public title check ---------------------------------------------------------------------
+
+
+def public_title_check(session: Session, ids, national_id: str, birth_date: date) -> list[TitleStatus]:
+    """Titles of the person with this national ID and date of birth, for the person's phone.
+
+    An unknown ID, a wrong date of birth and a person without titles all give an empty list,
+    and every path runs the same queries (the lookup by digest, then the status query, for id 0
+    when there is no match), so neither the answer nor its timing tells them apart.
+    """
+    from app.registry.models import Person
+
+    found = session.execute(
+        select(Person.id, Person.birth_date).where(Person.national_id_hmac == ids.digest(national_id))
+    ).first()
+    matches = found is not None and hmac.compare_digest(str(found.birth_date), str(birth_date))
+    rows = status_of(session, TitleCode.CITIZEN, found.id if matches else 0, date.today())
+    return [row for row in rows if row.state != "none"] if matches else []

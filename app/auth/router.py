@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 
 from app.auth import service
 from app.auth.dependencies import (
@@ -28,6 +28,7 @@ from app.auth.schemas import (
 from app.database import SessionDep
 from app.exceptions import FieldError, Problem, problem_responses
 from app.params import IdPath, Limit, Offset
+from app.security import ratelimit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -35,10 +36,11 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post(
     "/token",
     response_model=TokenResponse,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 429),
     summary="Đăng nhập hoặc làm mới mã truy cập (OAuth2)",
 )
 def issue_token(
+    request: Request,
     session: SessionDep,
     tokens: TokensDep,
     passwords: PasswordsDep,
@@ -63,6 +65,11 @@ def issue_token(
                 FieldError(field=f"body.{name}", code="missing", message="Trường này là bắt buộc.") for name in missing
             ],
         )
+    # Throttled per account and address before any password is checked, so guessing is slow.
+    address = request.client.host if request.client else "unknown"
+    account = ratelimit.opaque((username or refresh_token or "").strip().lower())
+    limit = request.app.state.settings.login_attempts_per_15_minutes
+    ratelimit.enforce(session, f"login:{account}:{address}", limit, 900)
     if grant_type == "refresh_token":
         return service.refresh_tokens(session, tokens, refresh_token or "")
     user = service.authenticate(session, passwords, username or "", password or "")
