@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench lock clean help
+.PHONY: install run test lint fuzz bench lock clean help
 
 help:
 	@echo "make run    install, migrate, seed (when empty) and serve on 127.0.0.1:$${PORT:-8000}"
 	@echo "make test   install and run the whole test suite (SQLite; PostgreSQL with HOCTAP_TEST_DATABASE_URL)"
 	@echo "make lint   ruff check and format check"
+	@echo "make fuzz   schemathesis over every operation with EXAMPLES=200 examples each"
 	@echo "make bench  progress benchmark on PostgreSQL (PEOPLE=1000000)"
 	@echo "make lock   re-pin every transitive dependency (requirements.lock, requirements-dev.lock)"
 
@@ -33,6 +34,10 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Contract fuzzing with many more examples per operation than `make test` runs.
+fuzz: install
+	HOCTAP_FUZZ_EXAMPLES=$${EXAMPLES:-200} $(BIN)/python -m pytest tests/test_contract.py
 
 # Progress endpoint vs. a plain recount, PostgreSQL, 1,000,000 synthetic people (several minutes).
 bench: install

@@ -210,9 +210,30 @@ async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONRes
             HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "",
         ),
     )
-    return problem_response(
-        request, Problem(exc.status_code, code, title, detail, headers=getattr(exc, "headers", None))
-    )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return problem_response(request, Problem(exc.status_code, code, title, detail, headers=headers))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route offers for this path (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in _flatten(request.app.routes):
+        match, _ = route.matches({**request.scope, "method": "__ANY__"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
+def _flatten(routes):
+    for route in routes:
+        if hasattr(route, "routes") and not getattr(route, "methods", None):
+            yield from _flatten(route.routes)
+        else:
+            yield route
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -51,8 +51,10 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(_RequestIdFilter())
+    handler._hoctap = True  # type: ignore[attr-defined]
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler: others (a test run's log capture, a host's) stay.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_hoctap", False)] + [handler]
     root.setLevel(level)
     # uvicorn's own access log prints full URLs with query strings; ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -22,7 +22,7 @@ from app.auth.tokens import TokenService
 from app.config import Settings, get_settings
 from app.criteria.router import router as criteria_router
 from app.database import create_db_engine, create_session_factory
-from app.exceptions import install_problem_handlers
+from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
 from app.registry.national_id import NationalIds
@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Any operation may meet a malformed or oversized body or invalid parameters.
+    api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 413, 422))
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(units_router)

@@ -20,6 +20,8 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Percent signs in passwords must survive ConfigParser interpolation.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    # Keep the caller's logging (JSON logs, a test run's capture): alembic.ini's would replace it.
+    config.attributes["configure_logger"] = False
     return config
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import Engine, create_engine, delete, make_url, select, text
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,21 @@ from tests.helpers import DEFAULT_PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")
 SHIPPED_VERSIONS = sorted({path.stem for path in shipped_files()})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every log record of the run also goes to one file, which test_zz_logs.py reads."""
+    import logging
+    import tempfile
+
+    path = Path(tempfile.mkstemp(prefix="hoctap-test-", suffix=".log")[1])
+    handler = logging.FileHandler(path, encoding="utf-8")
+    # JSON with every extra field, as the service writes it, so nothing hides outside "message".
+    handler.setFormatter(JsonFormatter("{asctime}{levelname}{name}{message}", style="{"))
+    logging.getLogger().addHandler(handler)
+    # The test client's own request lines (full URLs) are not the service's logs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config.hoctap_log = path  # type: ignore[attr-defined]
 
 
 def pytest_report_header(config: pytest.Config) -> str:

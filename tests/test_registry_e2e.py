@@ -297,8 +297,8 @@ def test_from_household_to_titles(client, desks, session):
         assert_problem(other.get(path, expect=(404,)), 404, "not_found")
     assert other.get("/assessments").json()["total"] == 0
     assert other.get("/recognitions").json()["total"] == 0
-    assert other.post("/people/search", {"national_id": CCCD[1]}).json()["total"] == 0
-    assert officer.post("/people/search", {"national_id": CCCD[1]}).json()["items"][0]["id"] == mother["id"]
+    assert other.post("/people-searches", {"national_id": CCCD[1]}).json()["total"] == 0
+    assert officer.post("/people-searches", {"national_id": CCCD[1]}).json()["items"][0]["id"] == mother["id"]
     _, _, denied = assess(other, "family", others[1]["id"], 2025, FAMILY_GOOD, expect=(403,))
     assert_problem(denied, 403, "forbidden")
     assert_problem(
@@ -421,11 +421,11 @@ def test_decided_assessments_keep_their_version_and_rescoring_reports(client, de
 
     # Rescoring under QĐ 324 is explicit; QĐ 244's subject group does not exist there.
     assert_problem(
-        a.post("/assessments/rescore", {"title": "citizen", "to_version": "qd324-2023"}, expect=(403,)),
+        a.post("/assessment-rescorings", {"title": "citizen", "to_version": "qd324-2023"}, expect=(403,)),
         403,
         "forbidden",
     )
-    report = officer.post("/assessments/rescore", {"title": "citizen", "to_version": "qd324-2023"}).json()
+    report = officer.post("/assessment-rescorings", {"title": "citizen", "to_version": "qd324-2023"}).json()
     assert report["dry_run"] is True
     assert [item["assessment_id"] for item in report["items"]] == [open_one["id"]]
     assert "subject_group" in report["items"][0]["problems"][0]

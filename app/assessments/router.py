@@ -31,7 +31,7 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.models import Role
 from app.database import SessionDep
 from app.exceptions import problem_responses
-from app.params import IdPath, Limit, Offset
+from app.params import Day, IdPath, Limit, Offset
 from app.registry.service import READERS
 from app.rules import TitleCode
 from app.security import ratelimit
@@ -89,7 +89,7 @@ def list_assessments(
 
 
 @router.post(
-    "/assessments/rescore",
+    "/assessment-rescorings",
     response_model=RescoreReport,
     responses=problem_responses(404, 409),
     summary="Chấm lại các bản đánh giá đang mở theo một phiên bản tiêu chí khác, báo cáo thay đổi",
@@ -205,7 +205,7 @@ def subject_titles(
     principal: CurrentPrincipal,
     kind: Literal["person", "household", "clan", "community", "organisation", "commune"],
     subject_id: IdPath,
-    as_of: Annotated[date | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
+    as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
 ) -> TitleStatusList:
     day = as_of or date.today()
     items = service.title_status(session, principal, kind, subject_id, day)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, field_validator
 
 from app.assessments.models import AssessmentState
+from app.params import Day
 from app.registry.schemas import DbId, Year
 from app.rules import Result, TitleCode
 from app.units.schemas import UnitCodeStr
@@ -39,7 +40,7 @@ class AnswersIn(Input):
     )
     answers: dict[str, Any] = Field(default_factory=dict, max_length=500)
     evidence: list[Evidence] = Field(default_factory=list, max_length=500)
-    submit: bool = Field(default=False, description="Nộp luôn (không để ở trạng thái nháp)")
+    submit: StrictBool = Field(default=False, description="Nộp luôn (không để ở trạng thái nháp)")
 
 
 class AssessmentCreate(AnswersIn):
@@ -48,9 +49,7 @@ class AssessmentCreate(AnswersIn):
     subject_id: DbId
     period: Year
     criteria_version: VersionId | None = Field(default=None, description="Mặc định: phiên bản đang áp dụng")
-    reference_date: date | None = Field(
-        default=None, description="Ngày tính các chỉ số dẫn xuất; mặc định 31/12 của kỳ"
-    )
+    reference_date: Day | None = Field(default=None, description="Ngày tính các chỉ số dẫn xuất; mặc định 31/12 của kỳ")
 
 
 class AssessmentRevise(AnswersIn):
@@ -103,7 +102,7 @@ class AssessmentList(BaseModel):
 class DecisionCreate(Input):
     commune_code: UnitCodeStr
     number: str = Field(min_length=1, max_length=64, examples=["125/QĐ-UBND"])
-    decided_on: date
+    decided_on: Day
     signer: str = Field(min_length=1, max_length=200)
     title: TitleCode
     period: Year
@@ -170,7 +169,7 @@ class TitleStatusList(BaseModel):
 class RescoreRequest(Input):
     title: TitleCode
     to_version: VersionId
-    dry_run: bool = True
+    dry_run: StrictBool = True
 
 
 class RescoreItem(BaseModel):
@@ -194,7 +193,7 @@ class RescoreReport(BaseModel):
 
 class TitleCheckRequest(Input):
     national_id: SecretStr = Field(description="Số CCCD 12 chữ số")
-    birth_date: date
+    birth_date: Day
 
     @field_validator("national_id")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from app.auth.models import Role
 from app.units.schemas import UnitCodeStr
@@ -84,7 +84,7 @@ class UserUpdate(InputModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
     unit_codes: list[UnitCodeStr] | None = Field(default=None, max_length=500)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     password: Password | None = None
 
 

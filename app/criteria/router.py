@@ -13,7 +13,7 @@ from app.criteria.models import CriteriaVersionRecord, VersionState
 from app.criteria.schemas import ChangeList, EvaluationRequest, VersionDetail, VersionList, VersionSummary
 from app.database import SessionDep
 from app.exceptions import Problem, problem_responses
-from app.params import Limit, Offset
+from app.params import Day, Limit, Offset
 from app.rules import Result, TitleCode
 
 router = APIRouter(prefix="/criteria", tags=["criteria"])
@@ -57,7 +57,7 @@ def in_force(
     session: SessionDep,
     title: TitleCode,
     province: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="Mã tỉnh")] = None,
-    on: Annotated[date | None, Query(description="Ngày (mặc định hôm nay)")] = None,
+    on: Annotated[Day | None, Query(description="Ngày (mặc định hôm nay)")] = None,
 ) -> VersionDetail:
     return service.detail(session, service.resolve(session, title, province, on or date.today()))
 

@@ -74,7 +74,7 @@ def list_people(
     return PersonList(items=items, total=total)
 
 
-@router.post("/people/search", response_model=PersonList, summary="Tìm người theo số CCCD (gửi trong thân yêu cầu)")
+@router.post("/people-searches", response_model=PersonList, summary="Tìm người theo số CCCD (gửi trong thân yêu cầu)")
 def search_people(
     session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: NationalIdSearch
 ) -> PersonList:

@@ -8,14 +8,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from app.params import MAX_DB_INT
+from app.params import MAX_DB_INT, Day
 from app.registry.models import ManagingLevel, OrganisationKind, Sex
 from app.rules import TitleCode
 from app.text import clean_name
 from app.units.schemas import UnitCodeStr
 
-DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
-Year = Annotated[int, Field(ge=2000, le=2100)]
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT, strict=True)]
+Year = Annotated[int, Field(ge=2000, le=2100, strict=True)]
 Sector = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", examples=["education"])]
 
 
@@ -38,14 +38,14 @@ class UnitBrief(BaseModel):
 
 class PersonCreate(Input):
     full_name: str = Field(min_length=1, max_length=200)
-    birth_date: date | None = None
+    birth_date: Day | None = None
     sex: Sex | None = None
     occupational_group: str | None = Field(default=None, max_length=64)
     sectors: list[Sector] = Field(default_factory=list, max_length=10)
     # SecretStr keeps the number out of reprs, logs and error echoes.
     national_id: SecretStr | None = Field(default=None, description="Số CCCD 12 chữ số; chỉ lưu dạng HMAC")
     unit_code: UnitCodeStr = Field(description="Nơi cư trú: mã thôn/tổ dân phố hoặc xã/phường")
-    resident_since: date | None = None
+    resident_since: Day | None = None
 
     _full_name = field_validator("full_name")(_name)
 
@@ -94,13 +94,13 @@ class NationalIdSearch(Input):
 class MemberIn(Input):
     person_id: DbId
     relation: str | None = Field(default=None, max_length=32)
-    joined_on: date | None = None
+    joined_on: Day | None = None
 
 
 class HouseholdCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["Hộ ông Nguyễn Văn An"])
     unit_code: UnitCodeStr
-    since: date | None = None
+    since: Day | None = None
     head_person_id: DbId | None = None
     members: list[MemberIn] = Field(default_factory=list, max_length=50)
 
@@ -124,13 +124,13 @@ class HouseholdOut(BaseModel):
 
 
 class LeaveIn(Input):
-    left_on: date | None = None
+    left_on: Day | None = None
 
 
 class ClanCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["Dòng họ Nguyễn Văn"])
     home_commune_code: UnitCodeStr
-    since: date | None = None
+    since: Day | None = None
     household_ids: list[DbId] = Field(default_factory=list, max_length=2000)
 
     _name = field_validator("name")(_name)
@@ -152,7 +152,7 @@ class ClanOut(BaseModel):
 
 class HouseholdJoin(Input):
     household_id: DbId
-    joined_on: date | None = None
+    joined_on: Day | None = None
 
 
 class OrganisationCreate(Input):
@@ -161,7 +161,7 @@ class OrganisationCreate(Input):
     sector: Sector | None = None
     managing_level: ManagingLevel = ManagingLevel.COMMUNE
     unit_code: UnitCodeStr
-    since: date | None = None
+    since: Day | None = None
     staff: list[MemberIn] = Field(default_factory=list, max_length=5000)
 
     _name = field_validator("name")(_name)
@@ -181,7 +181,7 @@ class RegistrationCreate(Input):
     title: TitleCode
     subject_id: DbId
     year: Year
-    registered_on: date | None = None
+    registered_on: Day | None = None
 
 
 class RegistrationOut(BaseModel):
@@ -195,4 +195,4 @@ class RegistrationOut(BaseModel):
 
 class MoveIn(Input):
     unit_code: UnitCodeStr = Field(description="Nơi cư trú mới: mã thôn/tổ dân phố hoặc xã/phường")
-    since: date | None = Field(default=None, description="Ngày chuyển đến (mặc định hôm nay)")
+    since: Day | None = Field(default=None, description="Ngày chuyển đến (mặc định hôm nay)")

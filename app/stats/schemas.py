@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from app.params import Day
 from app.rules import TitleCode
 from app.units.schemas import UnitCodeStr
 
@@ -59,15 +60,15 @@ class TargetCreate(BaseModel):
     unit_code: UnitCodeStr | None = Field(default=None, description="Trống: chỉ tiêu cho nhóm đơn vị")
     unit_group: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
     title: TitleCode
-    year: int | None = Field(default=None, ge=2000, le=2100)
-    every_year: bool = False
-    percent: float = Field(gt=0, le=100)
+    year: int | None = Field(strict=True, default=None, ge=2000, le=2100)
+    every_year: StrictBool = False
+    percent: float = Field(strict=True, gt=0, le=100)
     comparison: Literal[">=", ">"] = ">="
     segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
     level: str | None = Field(default=None, max_length=64)
     denominator_hint: str | None = Field(default=None, max_length=200)
     document_number: str = Field(min_length=1, max_length=100)
-    document_date: date | None = None
+    document_date: Day | None = None
     issuer: str = Field(min_length=1, max_length=300)
     sentence: str = Field(min_length=1, max_length=4000, description="Câu trong văn bản nêu chỉ tiêu")
     note: str | None = Field(default=None, max_length=2000)
@@ -124,9 +125,9 @@ class OfficialDenominatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: TitleCode
-    year: int = Field(ge=2000, le=2100)
+    year: int = Field(strict=True, ge=2000, le=2100)
     segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
-    value: int = Field(ge=0, le=100_000_000)
+    value: int = Field(strict=True, ge=0, le=100_000_000)
     definition: str = Field(min_length=1, max_length=64, examples=["households"])
     source: str = Field(min_length=3, max_length=500, examples=["Báo cáo thống kê dân số phường năm 2025"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from app.auth.dependencies import CurrentPrincipal
 from app.database import SessionDep
 from app.exceptions import Problem, problem_responses
-from app.params import Limit, Offset
+from app.params import Day, Limit, Offset
 from app.units import service
 from app.units.models import AdministrativeUnit, UnitLevel
 from app.units.rehoming import rehome
@@ -27,7 +27,7 @@ from app.units.schemas import (
 
 router = APIRouter(prefix="/units", tags=["units"])
 
-AsOf = Annotated[date | None, Query(description="Ngày tra cứu (mặc định: hôm nay)")]
+AsOf = Annotated[Day | None, Query(description="Ngày tra cứu (mặc định: hôm nay)")]
 MAX_IMPORT_BYTES = 1_000_000
 
 

@@ -6,8 +6,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
+from app.params import Day
 from app.text import clean_name
 from app.units.models import SuccessionKind, UnitLevel, VillageType
 
@@ -63,7 +64,7 @@ class VillageCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["Tổ dân phố số 5"])
     unit_type: VillageType
-    valid_from: date | None = Field(default=None, description="Mặc định: hôm nay")
+    valid_from: Day | None = Field(default=None, description="Mặc định: hôm nay")
 
     _name = field_validator("name")(_clean)
 
@@ -73,7 +74,7 @@ class VillageUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     unit_type: VillageType | None = None
-    valid_to: date | None = Field(default=None, description="Ngày giải thể / thôi sử dụng")
+    valid_to: Day | None = Field(default=None, description="Ngày giải thể / thôi sử dụng")
 
     @field_validator("name")
     @classmethod
@@ -89,7 +90,7 @@ class VillageImportResult(BaseModel):
 class RehomingChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    residence_id: int = Field(ge=1, le=2_147_483_647)
+    residence_id: int = Field(strict=True, ge=1, le=2_147_483_647)
     unit_code: UnitCodeStr = Field(description="Mã đơn vị kế thừa được chọn (đang có hiệu lực)")
 
 
@@ -103,7 +104,7 @@ class VillageChoice(BaseModel):
 class RehomingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = Field(default=False, description="Chỉ tính toán, không ghi")
+    dry_run: StrictBool = Field(default=False, description="Chỉ tính toán, không ghi")
     split_policy: Literal["list", "default"] = Field(
         default="list",
         description="Đơn vị bị chia tách: `list` liệt kê để chọn thủ công; `default` chuyển về đơn vị kế thừa "
