@@ -285,5 +285,40 @@ def criteria_schema(
     typer.echo(f"wrote {target}")
 
 
+privacy_cli = typer.Typer(help="Dữ liệu cá nhân: khóa CCCD, thời hạn lưu.", no_args_is_help=True)
+cli.add_typer(privacy_cli, name="privacy")
+
+
+@privacy_cli.command("key-status")
+def privacy_key_status() -> None:
+    """How many national-ID digests each key version holds (rotation progress)."""
+    from app.privacy.service import key_status
+
+    engine, session = _session()
+    try:
+        counts = key_status(session)
+    finally:
+        session.close()
+        engine.dispose()
+    current = get_settings().national_id_key_version
+    for version, count in sorted(counts.items(), key=lambda item: item[0] or 0):
+        marker = " (current)" if version == current else ""
+        typer.echo(f"key version {version}{marker}: {count} records")
+
+
+@privacy_cli.command("purge")
+def privacy_purge() -> None:
+    """Delete access-log entries and rate-limit counters past their retention."""
+    from app.privacy.service import purge
+
+    engine, session = _session()
+    try:
+        removed = purge(session, get_settings().access_log_retention_days)
+    finally:
+        session.close()
+        engine.dispose()
+    typer.echo(", ".join(f"{name}: {count} removed" for name, count in removed.items()))
+
+
 def main() -> None:
     cli()

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # the database on purpose; the version is stored with each digest so the key can rotate.
     national_id_key: SecretStr = SecretStr(DEVELOPMENT_NATIONAL_ID_KEY)
     national_id_key_version: int = Field(default=1, ge=1, le=1000)
+    # Earlier keys by version (JSON), still matched after a rotation until every record has
+    # been presented again and re-keyed; see `hoctap privacy key-status`.
+    national_id_previous_keys: dict[int, SecretStr] = Field(default_factory=dict)
 
     # Argon2id cost (RFC 9106 second recommended profile by default).
     argon2_time_cost: int = Field(default=3, ge=1, le=20)

@@ -25,6 +25,7 @@ from app.database import create_db_engine, create_session_factory
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
+from app.privacy.router import router as privacy_router
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
 from app.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(units_router)
     api.include_router(criteria_router)
     api.include_router(registry_router)
+    api.include_router(privacy_router)
     api.include_router(assessments_router)
     api.include_router(status_router)
     api.include_router(audit_router)

@@ -5,6 +5,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, User, UserUnit
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.database import Base
+from app.privacy.models import PersonAccessEvent
 from app.registry.models import (
     Clan,
     ClanHousehold,
@@ -38,6 +39,7 @@ __all__ = [
     "Organisation",
     "OrganisationStaff",
     "Person",
+    "PersonAccessEvent",
     "PersonSector",
     "RateLimitWindow",
     "Recognition",

@@ -32,6 +32,8 @@ from app.auth.models import Role
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import Day, IdPath, Limit, Offset
+from app.privacy.router import AccessPurpose
+from app.privacy.service import clean_purpose, log_access
 from app.registry.service import READERS
 from app.rules import TitleCode
 from app.security import ratelimit
@@ -206,9 +208,12 @@ def subject_titles(
     kind: Literal["person", "household", "clan", "community", "organisation", "commune"],
     subject_id: IdPath,
     as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
+    purpose: AccessPurpose = None,
 ) -> TitleStatusList:
     day = as_of or date.today()
     items = service.title_status(session, principal, kind, subject_id, day)
+    if kind == "person":
+        log_access(session, principal, [subject_id], "titles", clean_purpose(purpose))
     return TitleStatusList(subject_kind=kind, subject_id=subject_id, as_of=day, items=items, total=len(items))
 
 

@@ -862,11 +862,16 @@ def public_title_check(session: Session, ids, national_id: str, birth_date: date
     and every path runs the same queries (the lookup by digest, then the status query, for id 0
     when there is no match), so neither the answer nor its timing tells them apart.
     """
+    from app.privacy.service import rekey_if_old
     from app.registry.models import Person
 
     found = session.execute(
-        select(Person.id, Person.birth_date).where(Person.national_id_hmac == ids.digest(national_id))
+        select(Person.id, Person.birth_date, Person.national_id_key_version).where(
+            Person.national_id_hmac.in_(ids.digests(national_id))
+        )
     ).first()
     matches = found is not None and hmac.compare_digest(str(found.birth_date), str(birth_date))
     rows = status_of(session, TitleCode.CITIZEN, found.id if matches else 0, date.today())
+    if matches:
+        rekey_if_old(session, ids, found.id, found.national_id_key_version, national_id)
     return [row for row in rows if row.state != "none"] if matches else []

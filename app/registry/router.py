@@ -10,6 +10,8 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import IdPath, Limit, Offset
+from app.privacy.router import AccessPurpose
+from app.privacy.service import clean_purpose, log_access
 from app.registry import service
 from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Residence
 from app.registry.national_id import NationalIds
@@ -69,22 +71,33 @@ def list_people(
     q: Annotated[str | None, Query(max_length=100, description="Một phần họ tên")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    purpose: AccessPurpose = None,
 ) -> PersonList:
     items, total = service.list_people(session, principal, unit_code=unit, q=q, limit=limit, offset=offset)
+    log_access(session, principal, [p.id for p in items], "list", clean_purpose(purpose))
     return PersonList(items=items, total=total)
 
 
 @router.post("/people-searches", response_model=PersonList, summary="Tìm người theo số CCCD (gửi trong thân yêu cầu)")
 def search_people(
-    session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: NationalIdSearch
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    ids: NationalIdsDep,
+    body: NationalIdSearch,
+    purpose: AccessPurpose = None,
 ) -> PersonList:
     items = service.find_by_national_id(session, principal, ids, body.national_id.get_secret_value())
+    log_access(session, principal, [p.id for p in items], "search", clean_purpose(purpose))
     return PersonList(items=items, total=len(items))
 
 
 @router.get("/people/{person_id}", response_model=PersonOut, responses=problem_responses(404), summary="Một người")
-def read_person(session: SessionDep, principal: CurrentPrincipal, person_id: IdPath) -> PersonOut:
-    return service.people_out(session, [service.get_person(session, principal, person_id)])[0]
+def read_person(
+    session: SessionDep, principal: CurrentPrincipal, person_id: IdPath, purpose: AccessPurpose = None
+) -> PersonOut:
+    person = service.get_person(session, principal, person_id)
+    log_access(session, principal, [person.id], "read", clean_purpose(purpose))
+    return service.people_out(session, [person])[0]
 
 
 @router.post("/households", response_model=HouseholdOut, summary="Ghi một hộ gia đình", **WRITE)
@@ -98,8 +111,12 @@ def create_household(session: SessionDep, principal: CurrentPrincipal, body: Hou
     responses=problem_responses(404),
     summary="Một hộ gia đình với thành viên",
 )
-def read_household(session: SessionDep, principal: CurrentPrincipal, household_id: IdPath) -> HouseholdOut:
-    return service.household_out(session, service.get_household(session, principal, household_id))
+def read_household(
+    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, purpose: AccessPurpose = None
+) -> HouseholdOut:
+    household = service.household_out(session, service.get_household(session, principal, household_id))
+    log_access(session, principal, [m.person_id for m in household.members], "household", clean_purpose(purpose))
+    return household
 
 
 @router.post("/households/{household_id}/members", response_model=HouseholdOut, summary="Thêm thành viên", **WRITE)
@@ -190,8 +207,12 @@ def create_organisation(session: SessionDep, principal: CurrentPrincipal, body: 
     responses=problem_responses(404),
     summary="Một cơ quan, đơn vị với cán bộ, người lao động",
 )
-def read_organisation(session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath) -> OrganisationOut:
-    return service.organisation_out(session, service.get_organisation(session, principal, organisation_id))
+def read_organisation(
+    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, purpose: AccessPurpose = None
+) -> OrganisationOut:
+    organisation = service.organisation_out(session, service.get_organisation(session, principal, organisation_id))
+    log_access(session, principal, [m.person_id for m in organisation.staff], "staff", clean_purpose(purpose))
+    return organisation
 
 
 @router.post("/organisations/{organisation_id}/staff", response_model=OrganisationOut, summary="Thêm cán bộ", **WRITE)

@@ -167,6 +167,8 @@ def create_person(session: Session, principal: Principal, ids: NationalIds, data
     )
     if data.national_id is not None:
         number = data.national_id.get_secret_value()
+        if session.scalar(select(Person.id).where(Person.national_id_hmac.in_(ids.digests(number)))):
+            raise Conflict("Số CCCD này đã có trong sổ đăng ký.", code="national_id_taken")
         person.national_id_hmac = ids.digest(number)
         person.national_id_key_version = ids.key_version
         person.national_id_masked = ids.mask(number)
@@ -246,13 +248,17 @@ def list_people(
 
 
 def find_by_national_id(session: Session, principal: Principal, ids: NationalIds, number: str) -> list[PersonOut]:
+    from app.privacy.service import rekey_if_old
+
     people = list(
         session.scalars(
             select(Person)
             .join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
-            .where(Person.national_id_hmac == ids.digest(number), within(principal, Residence.unit_id))
+            .where(Person.national_id_hmac.in_(ids.digests(number)), within(principal, Residence.unit_id))
         )
     )
+    for person in people:
+        rekey_if_old(session, ids, person.id, person.national_id_key_version, number)
     return people_out(session, people)
 
 
