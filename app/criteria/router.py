@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, status
 
-from app.auth.dependencies import AdminPrincipal, OptionalPrincipal
+from app.auth.dependencies import AdminPrincipal, OptionalPrincipal, require_roles
+from app.auth.models import Role
 from app.criteria import service
 from app.criteria.models import CriteriaVersionRecord, VersionState
 from app.criteria.schemas import ChangeList, EvaluationRequest, VersionDetail, VersionList, VersionSummary
@@ -111,6 +112,7 @@ def upload_version(
 
 @router.post(
     "/versions/{title}/{version}/publish",
+    dependencies=[Depends(require_roles(Role.ADMIN))],
     response_model=VersionSummary,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Công bố phiên bản nháp",
@@ -121,6 +123,7 @@ def publish_version(record: VersionDep, session: SessionDep, principal: AdminPri
 
 @router.post(
     "/versions/{title}/{version}/retire",
+    dependencies=[Depends(require_roles(Role.ADMIN))],
     response_model=VersionSummary,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Ngừng áp dụng phiên bản",

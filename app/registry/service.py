@@ -434,7 +434,7 @@ def end_membership(
         select(model).where(owner_column == owner_id, person_column == person_id, model.left_on.is_(None))
     )
     if member is None:
-        raise NotFound("Không có thành viên đang hoạt động này.")
+        raise Conflict("Người (hoặc hộ) này hiện không là thành viên.", code="not_a_member")
     end = left_on or date.today()
     if end < member.joined_on:
         raise Problem(

@@ -158,7 +158,7 @@ def annual_report(
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
     as_of: AsOf = None,
 ) -> Response:
-    if not in_jurisdiction(session, principal, unit.id) and principal.role != Role.PORTAL_CLIENT:
+    if not in_jurisdiction(session, principal, unit.id):
         raise NotFound("Không tìm thấy đơn vị trong phạm vi quản lý.")
     name = f"bao-cao-xhht-{unit.code}-{year}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

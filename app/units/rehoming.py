@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import record as audit
 from app.audit.service import snapshot
+from app.auth.models import Role
 from app.auth.principal import Principal
 from app.exceptions import Conflict, FieldError, Forbidden, Problem
 from app.registry.models import Residence
@@ -132,7 +133,9 @@ def rehome(
     if unit.valid_to is None:
         raise Conflict(f"{unit.name} vẫn đang có hiệu lực; không có gì để chuyển.", code="unit_in_force")
     links = _successors(session, unit)
-    if not principal.is_admin and not any(in_jurisdiction(session, principal, item.unit.id) for item in links):
+    if principal.role not in (Role.ADMIN, Role.COMMUNE_OFFICER) or not (
+        principal.is_admin or any(in_jurisdiction(session, principal, item.unit.id) for item in links)
+    ):
         raise Forbidden("Chỉ cán bộ của đơn vị kế thừa (hoặc quản trị viên) được chuyển địa bàn.")
     _validate_choices(session, principal, request, links)
     planner = _Planner(session, principal, request, links)
