@@ -64,6 +64,17 @@ class Problem(Exception):  # noqa: N818 - it is the RFC 9457 name
         self.headers = headers
 
 
+def invalid_field(field: str, code: str, message: str, detail: str | None = None) -> Problem:
+    """A 422 naming one field: the shape every service uses for a single bad input."""
+    return Problem(
+        422,
+        "validation_failed",
+        "Dữ liệu không hợp lệ",
+        detail or message,
+        errors=[FieldError(field=field, code=code, message=message)],
+    )
+
+
 class NotAuthenticated(Problem):
     def __init__(self, detail: str = "Cần đăng nhập để dùng chức năng này.", code: str = "not_authenticated") -> None:
         super().__init__(401, code, "Chưa xác thực", detail, headers={"WWW-Authenticate": "Bearer"})

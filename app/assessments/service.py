@@ -46,7 +46,7 @@ from app.criteria.service import answers_problem, get_version, model_of, resolve
 from app.database import utcnow
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
 from app.registry.models import Registration
-from app.registry.service import SUBJECT_TITLE, home_unit_id, visible_subject_unit, within
+from app.registry.service import SUBJECT_TITLE, subject_unit, visible_subject_unit, within
 from app.rules import AnswersInvalid, EvaluationContext, Result, TitleCode, evaluate
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import get_unit, in_jurisdiction
@@ -146,21 +146,7 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         if not in_jurisdiction(session, principal, existing.unit_id):
             raise Conflict("Mã này đã được dùng.", code="idempotency_conflict")
         return _replay(existing, body_hash), False
-    unit_id = home_unit_id(session, body.title, body.subject_id)
-    if unit_id is None:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Không có đối tượng này.",
-            errors=[
-                FieldError(
-                    field="body.subject_id",
-                    code="unknown_subject",
-                    message="Không có đối tượng với mã này cho danh hiệu đã chọn.",
-                )
-            ],
-        )
+    unit_id = subject_unit(session, body.title, body.subject_id)
     _require_filer(session, principal, unit_id)
     reference_date = body.reference_date or default_reference_date(body.period)
     if body.criteria_version:

@@ -18,7 +18,7 @@ from app.auth.principal import Principal
 from app.auth.schemas import TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
 from app.auth.tokens import TokenService, refresh_token_digest
 from app.database import utcnow
-from app.exceptions import Conflict, FieldError, NotAuthenticated, NotFound, Problem
+from app.exceptions import Conflict, FieldError, NotAuthenticated, NotFound, Problem, invalid_field
 from app.units.models import AdministrativeUnit, UnitLevel
 from app.units.service import units_by_codes
 
@@ -36,16 +36,6 @@ _LEVEL_NAMES = {
     UnitLevel.COMMUNE: "xã/phường",
     UnitLevel.VILLAGE: "thôn/tổ dân phố",
 }
-
-
-def _validation_problem(field: str, code: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "validation_failed",
-        "Dữ liệu không hợp lệ",
-        message,
-        errors=[FieldError(field=field, code=code, message=message)],
-    )
 
 
 # --- login and tokens -------------------------------------------------------------------------
@@ -144,7 +134,7 @@ def load_principal(session: Session, user_id: int, token_issued_at: int) -> Prin
 def change_own_password(session: Session, passwords: Passwords, principal: Principal, current: str, new: str) -> None:
     user = session.get(User, principal.id)
     if user is None or not passwords.verify(user.password_hash, current):
-        raise _validation_problem("body.current_password", "wrong_password", "Mật khẩu hiện tại không đúng.")
+        raise invalid_field("body.current_password", "wrong_password", "Mật khẩu hiện tại không đúng.")
     before = snapshot(user)
     user.password_hash = passwords.hash(new)
     user.password_changed_at = utcnow()
@@ -162,14 +152,12 @@ def _resolve_jurisdiction(session: Session, role: Role, codes: list[str]) -> lis
     codes = list(dict.fromkeys(codes))
     if role == Role.ADMIN:
         if codes:
-            raise _validation_problem(
+            raise invalid_field(
                 "body.unit_codes", "admin_has_no_units", "Quản trị viên không gắn với đơn vị hành chính."
             )
         return []
     if not codes:
-        raise _validation_problem(
-            "body.unit_codes", "missing", "Tài khoản này cần ít nhất một đơn vị thuộc phạm vi quản lý."
-        )
+        raise invalid_field("body.unit_codes", "missing", "Tài khoản này cần ít nhất một đơn vị thuộc phạm vi quản lý.")
     found = units_by_codes(session, codes, date.today())
     errors = []
     for index, code in enumerate(codes):

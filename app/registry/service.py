@@ -18,7 +18,7 @@ from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
 from app.registry.models import (
     Clan,
     ClanHousehold,
@@ -93,6 +93,16 @@ def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | N
     )
 
 
+def subject_unit(session: Session, title: TitleCode, subject_id: int) -> int:
+    """The home unit of a subject named in a request body; 422 on that field if there is none."""
+    unit_id = home_unit_id(session, title, subject_id)
+    if unit_id is None:
+        raise invalid_field(
+            "body.subject_id", "unknown_subject", "Không có đối tượng với mã này cho danh hiệu đã chọn."
+        )
+    return unit_id
+
+
 def visible_subject_unit(session: Session, principal: Principal, title: TitleCode, subject_id: int) -> int:
     """The subject's home unit if the caller may see it; 404 otherwise (existence is not revealed)."""
     unit_id = home_unit_id(session, title, subject_id)
@@ -134,26 +144,29 @@ def _brief(session: Session, unit_ids: list[int]) -> dict[int, UnitBrief]:
     return {uid: UnitBrief(code=code, name=name, level=level) for uid, code, name, level in rows}
 
 
-def _people_exist_here(session: Session, principal: Principal, person_ids: list[int], field: str) -> None:
-    """Every person exists and is visible to the caller; otherwise a field error each."""
-    if not person_ids:
+def _require_visible(session: Session, principal: Principal, kind: str, ids: list[int], field: str) -> None:
+    """Every person (or household) named in a body exists and lives inside the caller's units;
+    otherwise one field error each."""
+    if not ids:
         return
+    column = getattr(Residence, f"{kind}_id")
     visible = set(
         session.scalars(
-            select(Person.id)
-            .join(Residence, (Residence.person_id == Person.id) & Residence.valid_to.is_(None))
-            .where(Person.id.in_(person_ids), within(principal, Residence.unit_id))
+            select(column).where(column.in_(ids), Residence.valid_to.is_(None), within(principal, Residence.unit_id))
         )
     )
+    noun = {"person": "người", "household": "hộ"}[kind]
     errors = [
         FieldError(
-            field=f"{field}.{index}", code="unknown_person", message=f"Không có người mã {pid} trong phạm vi quản lý."
+            field=f"{field}.{index}",
+            code=f"unknown_{kind}",
+            message=f"Không có {noun} mã {value} trong phạm vi quản lý.",
         )
-        for index, pid in enumerate(person_ids)
-        if pid not in visible
+        for index, value in enumerate(ids)
+        if value not in visible
     ]
     if errors:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số người không hợp lệ.", errors=errors)
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", f"Một số {noun} không hợp lệ.", errors=errors)
 
 
 # --- people ------------------------------------------------------------------------------------
@@ -359,7 +372,7 @@ def create_household(session: Session, principal: Principal, data: HouseholdCrea
             "Một người được ghi hai lần.",
             errors=[FieldError(field="body.members", code="duplicate_person", message="Một người chỉ ghi một lần.")],
         )
-    _people_exist_here(session, principal, person_ids, "body.members")
+    _require_visible(session, principal, "person", person_ids, "body.members")
     if data.head_person_id is not None and data.head_person_id not in person_ids:
         raise Problem(
             422,
@@ -403,7 +416,7 @@ def get_household(session: Session, principal: Principal, household_id: int) -> 
 def add_household_member(session: Session, principal: Principal, household: Household, data: MemberIn) -> None:
     unit_id = current_unit_id(session, Residence.household_id, household.id)
     require_writer(session, principal, unit_id or 0)
-    _people_exist_here(session, principal, [data.person_id], "body.person_id")
+    _require_visible(session, principal, "person", [data.person_id], "body.person_id")
     joined = data.joined_on or date.today()
     if _already_in_household(session, [data.person_id], joined):
         raise Conflict("Người này đang là thành viên của một hộ.", code="already_member")
@@ -468,29 +481,6 @@ def clan_out(session: Session, clan: Clan) -> ClanOut:
     )
 
 
-def _households_exist_here(session: Session, principal: Principal, household_ids: list[int], field: str) -> None:
-    visible = (
-        set(
-            session.scalars(
-                select(Household.id)
-                .join(Residence, (Residence.household_id == Household.id) & Residence.valid_to.is_(None))
-                .where(Household.id.in_(household_ids), within(principal, Residence.unit_id))
-            )
-        )
-        if household_ids
-        else set()
-    )
-    errors = [
-        FieldError(
-            field=f"{field}.{index}", code="unknown_household", message=f"Không có hộ mã {hid} trong phạm vi quản lý."
-        )
-        for index, hid in enumerate(household_ids)
-        if hid not in visible
-    ]
-    if errors:
-        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số hộ không hợp lệ.", errors=errors)
-
-
 def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Clan:
     since = data.since or date.today()
     commune = get_unit(session, data.home_commune_code, since)
@@ -510,7 +500,7 @@ def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Cla
         )
     require_writer(session, principal, commune.id)
     ids = list(dict.fromkeys(data.household_ids))
-    _households_exist_here(session, principal, ids, "body.household_ids")
+    _require_visible(session, principal, "household", ids, "body.household_ids")
     clan = Clan(name=data.name, home_unit_id=commune.id)
     session.add(clan)
     session.flush()
@@ -532,7 +522,7 @@ def add_clan_household(
     session: Session, principal: Principal, clan: Clan, household_id: int, joined: date | None
 ) -> None:
     require_writer(session, principal, clan.home_unit_id)
-    _households_exist_here(session, principal, [household_id], "body.household_id")
+    _require_visible(session, principal, "household", [household_id], "body.household_id")
     if session.scalar(
         select(ClanHousehold.id).where(
             ClanHousehold.clan_id == clan.id,
@@ -573,7 +563,7 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
             "Một người được ghi hai lần.",
             errors=[FieldError(field="body.staff", code="duplicate_person", message="Một người chỉ ghi một lần.")],
         )
-    _people_exist_here(session, principal, person_ids, "body.staff")
+    _require_visible(session, principal, "person", person_ids, "body.staff")
     organisation = Organisation(name=data.name, kind=data.kind, sector=data.sector, managing_level=data.managing_level)
     session.add(organisation)
     session.flush()
@@ -598,7 +588,7 @@ def get_organisation(session: Session, principal: Principal, organisation_id: in
 def add_staff(session: Session, principal: Principal, organisation: Organisation, data: MemberIn) -> None:
     unit_id = current_unit_id(session, Residence.organisation_id, organisation.id)
     require_writer(session, principal, unit_id or 0)
-    _people_exist_here(session, principal, [data.person_id], "body.person_id")
+    _require_visible(session, principal, "person", [data.person_id], "body.person_id")
     if session.scalar(
         select(OrganisationStaff.id).where(
             OrganisationStaff.organisation_id == organisation.id,
@@ -620,21 +610,7 @@ def add_staff(session: Session, principal: Principal, organisation: Organisation
 
 
 def register(session: Session, principal: Principal, data: RegistrationCreate) -> Registration:
-    unit_id = home_unit_id(session, data.title, data.subject_id)
-    if unit_id is None:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Không có đối tượng này.",
-            errors=[
-                FieldError(
-                    field="body.subject_id",
-                    code="unknown_subject",
-                    message="Không có đối tượng với mã này cho danh hiệu đã chọn.",
-                )
-            ],
-        )
+    unit_id = subject_unit(session, data.title, data.subject_id)
     require_writer(session, principal, unit_id)
     if session.scalar(
         select(Registration.id).where(
