@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from app.assessments import service
-from app.assessments.models import AssessmentState
+from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
 from app.assessments.schemas import (
     AssessmentCreate,
     AssessmentList,
@@ -46,6 +46,26 @@ status_router = APIRouter(tags=["assessments"], responses=problem_responses(401,
 AssessmentId = Annotated[
     str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ]
+
+
+def assessment_in_scope(assessment_id: AssessmentId, session: SessionDep, principal: CurrentPrincipal) -> Assessment:
+    """Path dependency: the assessment, inside the caller's jurisdiction (404 otherwise)."""
+    return service.get_assessment(session, principal, assessment_id)
+
+
+def decision_in_scope(decision_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Decision:
+    """Path dependency: the decision, inside the caller's jurisdiction (404 otherwise)."""
+    return service.get_decision(session, principal, decision_id)
+
+
+def recognition_in_scope(recognition_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Recognition:
+    """Path dependency: the recognition, inside the caller's jurisdiction (404 otherwise)."""
+    return service.get_recognition(session, principal, recognition_id)
+
+
+AssessmentDep = Annotated[Assessment, Depends(assessment_in_scope)]
+RecognitionDep = Annotated[Recognition, Depends(recognition_in_scope)]
+DecisionDep = Annotated[Decision, Depends(decision_in_scope)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag của bản đang sửa")]
 Period = Annotated[int | None, Query(ge=2000, le=2100)]
 
@@ -106,10 +126,8 @@ def rescore(session: SessionDep, principal: CurrentPrincipal, body: RescoreReque
     responses=problem_responses(404),
     summary="Một bản đánh giá (có ETag)",
 )
-def read_assessment(
-    session: SessionDep, principal: CurrentPrincipal, assessment_id: AssessmentId, response: Response
-) -> AssessmentOut:
-    return _one(session, service.get_assessment(session, principal, assessment_id), response, created=False)
+def read_assessment(session: SessionDep, assessment: AssessmentDep, response: Response) -> AssessmentOut:
+    return _one(session, assessment, response, created=False)
 
 
 @router.post(
@@ -122,12 +140,11 @@ def read_assessment(
 def revise(
     session: SessionDep,
     principal: CurrentPrincipal,
-    assessment_id: AssessmentId,
+    current: AssessmentDep,
     body: AssessmentRevise,
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentOut:
-    current = service.get_assessment(session, principal, assessment_id)
     row, created = service.revise(session, principal, current, body, if_match)
     return _one(session, row, response, created)
 
@@ -141,13 +158,12 @@ def revise(
 def transition(
     session: SessionDep,
     principal: CurrentPrincipal,
-    assessment_id: AssessmentId,
+    assessment: AssessmentDep,
     body: Transition,
     response: Response,
     if_match: IfMatch = None,
 ) -> AssessmentOut:
-    row = service.get_assessment(session, principal, assessment_id)
-    return _one(session, service.transition(session, principal, row, body, if_match), response, created=False)
+    return _one(session, service.transition(session, principal, assessment, body, if_match), response, created=False)
 
 
 @router.post(
@@ -167,8 +183,8 @@ def create_decision(session: SessionDep, principal: CurrentPrincipal, body: Deci
     responses=problem_responses(404),
     summary="Một quyết định công nhận",
 )
-def read_decision(session: SessionDep, principal: CurrentPrincipal, decision_id: IdPath) -> DecisionOut:
-    return service.decision_out(session, service.get_decision(session, principal, decision_id))
+def read_decision(session: SessionDep, decision: DecisionDep) -> DecisionOut:
+    return service.decision_out(session, decision)
 
 
 @router.get("/recognitions", response_model=RecognitionList, summary="Các danh hiệu đã công nhận")
@@ -191,9 +207,9 @@ def list_recognitions(
     summary="Thu hồi danh hiệu (cần lý do; bản ghi được giữ)",
 )
 def revoke(
-    session: SessionDep, principal: CurrentPrincipal, recognition_id: IdPath, body: Revocation
+    session: SessionDep, principal: CurrentPrincipal, recognition: RecognitionDep, body: Revocation
 ) -> RecognitionOut:
-    return service.revoke(session, principal, recognition_id, body.reason)
+    return service.revoke(session, principal, recognition, body.reason)
 
 
 @status_router.get(

@@ -608,12 +608,16 @@ def list_recognitions(
     return _recognition_rows(session, Recognition.id.in_(ids)), total
 
 
-def revoke(session: Session, principal: Principal, recognition_id: int, reason: str) -> RecognitionOut:
+def get_recognition(session: Session, principal: Principal, recognition_id: int) -> Recognition:
     recognition = session.scalar(
         select(Recognition).where(Recognition.id == recognition_id, within(principal, Recognition.unit_id))
     )
     if recognition is None:
         raise NotFound("Không tìm thấy quyết định công nhận.")
+    return recognition
+
+
+def revoke(session: Session, principal: Principal, recognition: Recognition, reason: str) -> RecognitionOut:
     _require_filer(session, principal, recognition.unit_id, DECIDERS)
     if recognition.revoked_at is not None:
         raise Conflict("Danh hiệu này đã bị thu hồi.", code="already_revoked")

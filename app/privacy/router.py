@@ -12,10 +12,10 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.models import Role
 from app.database import SessionDep
 from app.exceptions import problem_responses
-from app.params import IdPath, Limit, Offset
+from app.params import Limit, Offset
 from app.privacy import service
 from app.registry import service as registry
-from app.registry.models import Person
+from app.registry.dependencies import PersonDep
 from app.registry.schemas import PersonOut
 
 router = APIRouter(tags=["privacy"], responses=problem_responses(401, 403, 404))
@@ -40,14 +40,6 @@ class DeidentifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=3, max_length=1000, description="Căn cứ yêu cầu (ví dụ: đơn của chủ thể dữ liệu)")
-
-
-def person_in_scope(person_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Person:
-    """Path dependency: the person, visible to the caller (404 otherwise)."""
-    return registry.get_person(session, principal, person_id)
-
-
-PersonDep = Annotated[Person, Depends(person_in_scope)]
 
 
 @router.get(

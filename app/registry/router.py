@@ -13,6 +13,7 @@ from app.params import IdPath, Limit, Offset
 from app.privacy.router import AccessPurpose
 from app.privacy.service import clean_purpose, log_access
 from app.registry import service
+from app.registry.dependencies import ClanDep, HouseholdDep, OrganisationDep, PersonDep
 from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Residence
 from app.registry.national_id import NationalIds
 from app.registry.schemas import (
@@ -93,9 +94,8 @@ def search_people(
 
 @router.get("/people/{person_id}", response_model=PersonOut, responses=problem_responses(404), summary="Một người")
 def read_person(
-    session: SessionDep, principal: CurrentPrincipal, person_id: IdPath, purpose: AccessPurpose = None
+    session: SessionDep, principal: CurrentPrincipal, person: PersonDep, purpose: AccessPurpose = None
 ) -> PersonOut:
-    person = service.get_person(session, principal, person_id)
     log_access(session, principal, [person.id], "read", clean_purpose(purpose))
     return service.people_out(session, [person])[0]
 
@@ -112,16 +112,17 @@ def create_household(session: SessionDep, principal: CurrentPrincipal, body: Hou
     summary="Một hộ gia đình với thành viên",
 )
 def read_household(
-    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, purpose: AccessPurpose = None
+    session: SessionDep, principal: CurrentPrincipal, household: HouseholdDep, purpose: AccessPurpose = None
 ) -> HouseholdOut:
-    household = service.household_out(session, service.get_household(session, principal, household_id))
-    log_access(session, principal, [m.person_id for m in household.members], "household", clean_purpose(purpose))
-    return household
+    out = service.household_out(session, household)
+    log_access(session, principal, [m.person_id for m in out.members], "household", clean_purpose(purpose))
+    return out
 
 
 @router.post("/households/{household_id}/members", response_model=HouseholdOut, summary="Thêm thành viên", **WRITE)
-def add_member(session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, body: MemberIn) -> HouseholdOut:
-    household = service.get_household(session, principal, household_id)
+def add_member(
+    session: SessionDep, principal: CurrentPrincipal, household: HouseholdDep, body: MemberIn
+) -> HouseholdOut:
     service.add_household_member(session, principal, household, body)
     return service.household_out(session, household)
 
@@ -133,9 +134,8 @@ def add_member(session: SessionDep, principal: CurrentPrincipal, household_id: I
     summary="Thành viên rời hộ",
 )
 def leave_household(
-    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, person_id: IdPath, body: LeaveIn
+    session: SessionDep, principal: CurrentPrincipal, household: HouseholdDep, person_id: IdPath, body: LeaveIn
 ) -> HouseholdOut:
-    household = service.get_household(session, principal, household_id)
     unit_id = service.current_unit_id(session, Residence.household_id, household.id)
     service.end_membership(
         session,
@@ -158,15 +158,12 @@ def create_clan(session: SessionDep, principal: CurrentPrincipal, body: ClanCrea
 
 
 @router.get("/clans/{clan_id}", response_model=ClanOut, responses=problem_responses(404), summary="Một dòng họ")
-def read_clan(session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath) -> ClanOut:
-    return service.clan_out(session, service.get_clan(session, principal, clan_id))
+def read_clan(session: SessionDep, clan: ClanDep) -> ClanOut:
+    return service.clan_out(session, clan)
 
 
 @router.post("/clans/{clan_id}/households", response_model=ClanOut, summary="Thêm hộ vào dòng họ", **WRITE)
-def add_clan_household(
-    session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, body: HouseholdJoin
-) -> ClanOut:
-    clan = service.get_clan(session, principal, clan_id)
+def add_clan_household(session: SessionDep, principal: CurrentPrincipal, clan: ClanDep, body: HouseholdJoin) -> ClanOut:
     service.add_clan_household(session, principal, clan, body.household_id, body.joined_on)
     return service.clan_out(session, clan)
 
@@ -178,9 +175,8 @@ def add_clan_household(
     summary="Hộ rời dòng họ",
 )
 def leave_clan(
-    session: SessionDep, principal: CurrentPrincipal, clan_id: IdPath, household_id: IdPath, body: LeaveIn
+    session: SessionDep, principal: CurrentPrincipal, clan: ClanDep, household_id: IdPath, body: LeaveIn
 ) -> ClanOut:
-    clan = service.get_clan(session, principal, clan_id)
     service.end_membership(
         session,
         principal,
@@ -208,18 +204,17 @@ def create_organisation(session: SessionDep, principal: CurrentPrincipal, body: 
     summary="Một cơ quan, đơn vị với cán bộ, người lao động",
 )
 def read_organisation(
-    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, purpose: AccessPurpose = None
+    session: SessionDep, principal: CurrentPrincipal, organisation: OrganisationDep, purpose: AccessPurpose = None
 ) -> OrganisationOut:
-    organisation = service.organisation_out(session, service.get_organisation(session, principal, organisation_id))
-    log_access(session, principal, [m.person_id for m in organisation.staff], "staff", clean_purpose(purpose))
-    return organisation
+    out = service.organisation_out(session, organisation)
+    log_access(session, principal, [m.person_id for m in out.staff], "staff", clean_purpose(purpose))
+    return out
 
 
 @router.post("/organisations/{organisation_id}/staff", response_model=OrganisationOut, summary="Thêm cán bộ", **WRITE)
 def add_staff(
-    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, body: MemberIn
+    session: SessionDep, principal: CurrentPrincipal, organisation: OrganisationDep, body: MemberIn
 ) -> OrganisationOut:
-    organisation = service.get_organisation(session, principal, organisation_id)
     service.add_staff(session, principal, organisation, body)
     return service.organisation_out(session, organisation)
 
@@ -231,9 +226,8 @@ def add_staff(
     summary="Cán bộ rời đơn vị",
 )
 def leave_organisation(
-    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, person_id: IdPath, body: LeaveIn
+    session: SessionDep, principal: CurrentPrincipal, organisation: OrganisationDep, person_id: IdPath, body: LeaveIn
 ) -> OrganisationOut:
-    organisation = service.get_organisation(session, principal, organisation_id)
     unit_id = service.current_unit_id(session, Residence.organisation_id, organisation.id)
     service.end_membership(
         session,
@@ -258,19 +252,19 @@ def register(session: SessionDep, principal: CurrentPrincipal, body: Registratio
 @router.post(
     "/people/{person_id}/residence", response_model=PersonOut, summary="Chuyển nơi cư trú của một người", **WRITE
 )
-def move_person(session: SessionDep, principal: CurrentPrincipal, person_id: IdPath, body: MoveIn) -> PersonOut:
-    service.move(session, principal, TitleCode.CITIZEN, person_id, body.unit_code, body.since)
-    return service.people_out(session, [service.get_person(session, principal, person_id)])[0]
+def move_person(session: SessionDep, principal: CurrentPrincipal, person: PersonDep, body: MoveIn) -> PersonOut:
+    service.move(session, principal, TitleCode.CITIZEN, person.id, body.unit_code, body.since)
+    return service.people_out(session, [person])[0]
 
 
 @router.post(
     "/households/{household_id}/residence", response_model=HouseholdOut, summary="Chuyển nơi cư trú của một hộ", **WRITE
 )
 def move_household(
-    session: SessionDep, principal: CurrentPrincipal, household_id: IdPath, body: MoveIn
+    session: SessionDep, principal: CurrentPrincipal, household: HouseholdDep, body: MoveIn
 ) -> HouseholdOut:
-    service.move(session, principal, TitleCode.FAMILY, household_id, body.unit_code, body.since)
-    return service.household_out(session, service.get_household(session, principal, household_id))
+    service.move(session, principal, TitleCode.FAMILY, household.id, body.unit_code, body.since)
+    return service.household_out(session, household)
 
 
 @router.post(
@@ -280,7 +274,7 @@ def move_household(
     **WRITE,
 )
 def move_organisation(
-    session: SessionDep, principal: CurrentPrincipal, organisation_id: IdPath, body: MoveIn
+    session: SessionDep, principal: CurrentPrincipal, organisation: OrganisationDep, body: MoveIn
 ) -> OrganisationOut:
-    service.move(session, principal, TitleCode.UNIT, organisation_id, body.unit_code, body.since)
-    return service.organisation_out(session, service.get_organisation(session, principal, organisation_id))
+    service.move(session, principal, TitleCode.UNIT, organisation.id, body.unit_code, body.since)
+    return service.organisation_out(session, organisation)
