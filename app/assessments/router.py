@@ -103,10 +103,13 @@ def list_assessments(
     subject_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    purpose: AccessPurpose = None,
 ) -> AssessmentList:
     items, total = service.list_assessments(
         session, principal, title=title, period=period, state=state, subject_id=subject_id, limit=limit, offset=offset
     )
+    citizens = [item.subject_id for item in items if item.title == TitleCode.CITIZEN]
+    log_access(session, principal, citizens, "assessments", clean_purpose(purpose))
     return AssessmentList(items=items, total=total)
 
 
@@ -126,7 +129,15 @@ def rescore(session: SessionDep, principal: CurrentPrincipal, body: RescoreReque
     responses=problem_responses(404),
     summary="Một bản đánh giá (có ETag)",
 )
-def read_assessment(session: SessionDep, assessment: AssessmentDep, response: Response) -> AssessmentOut:
+def read_assessment(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    assessment: AssessmentDep,
+    response: Response,
+    purpose: AccessPurpose = None,
+) -> AssessmentOut:
+    if assessment.title == TitleCode.CITIZEN:  # a person's own assessment is part of the person's record
+        log_access(session, principal, [assessment.subject_id], "assessment", clean_purpose(purpose))
     return _one(session, assessment, response, created=False)
 
 
