@@ -93,6 +93,15 @@ def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | N
     )
 
 
+def _visible_subject(session: Session, principal: Principal, title: TitleCode, model, subject_id: int):
+    """A subject the caller may see; 404 otherwise (existence is not revealed)."""
+    visible_subject_unit(session, principal, title, subject_id)
+    subject = session.get(model, subject_id)
+    if subject is None:
+        raise NotFound("Không tìm thấy đối tượng.")
+    return subject
+
+
 def subject_unit(session: Session, title: TitleCode, subject_id: int) -> int:
     """The home unit of a subject named in a request body; 422 on that field if there is none."""
     unit_id = home_unit_id(session, title, subject_id)
@@ -233,11 +242,7 @@ def people_out(session: Session, people: list[Person]) -> list[PersonOut]:
 
 
 def get_person(session: Session, principal: Principal, person_id: int) -> Person:
-    visible_subject_unit(session, principal, TitleCode.CITIZEN, person_id)
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound("Không tìm thấy đối tượng.")
-    return person
+    return _visible_subject(session, principal, TitleCode.CITIZEN, Person, person_id)
 
 
 def list_people(
@@ -406,11 +411,7 @@ def create_household(session: Session, principal: Principal, data: HouseholdCrea
 
 
 def get_household(session: Session, principal: Principal, household_id: int) -> Household:
-    visible_subject_unit(session, principal, TitleCode.FAMILY, household_id)
-    household = session.get(Household, household_id)
-    if household is None:
-        raise NotFound("Không tìm thấy đối tượng.")
-    return household
+    return _visible_subject(session, principal, TitleCode.FAMILY, Household, household_id)
 
 
 def add_household_member(session: Session, principal: Principal, household: Household, data: MemberIn) -> None:
@@ -511,11 +512,7 @@ def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Cla
 
 
 def get_clan(session: Session, principal: Principal, clan_id: int) -> Clan:
-    visible_subject_unit(session, principal, TitleCode.CLAN, clan_id)
-    clan = session.get(Clan, clan_id)
-    if clan is None:
-        raise NotFound("Không tìm thấy đối tượng.")
-    return clan
+    return _visible_subject(session, principal, TitleCode.CLAN, Clan, clan_id)
 
 
 def add_clan_household(
@@ -578,11 +575,7 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
 
 
 def get_organisation(session: Session, principal: Principal, organisation_id: int) -> Organisation:
-    visible_subject_unit(session, principal, TitleCode.UNIT, organisation_id)
-    organisation = session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise NotFound("Không tìm thấy đối tượng.")
-    return organisation
+    return _visible_subject(session, principal, TitleCode.UNIT, Organisation, organisation_id)
 
 
 def add_staff(session: Session, principal: Principal, organisation: Organisation, data: MemberIn) -> None:
