@@ -260,6 +260,14 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
             "json": {"title": "family", "year": 2025, "value": 100, "definition": "households", "source": "Thống kê"},
         },
     ),
+    ("PUT", "/api/v1/units/{code}/groups/{group}"): (
+        expect(province=(OK, 403)),
+        lambda w: {"path": {"code": "00367", "group": "disadvantaged"}},
+    ),
+    ("DELETE", "/api/v1/units/{code}/groups/{group}"): (
+        expect(province=(OK, 403)),
+        lambda w: {"path": {"code": "00367", "group": "disadvantaged"}},
+    ),
     ("GET", "/api/v1/targets"): (PUBLIC, lambda w: {"params": {"unit": "00367"}}),
     ("POST", "/api/v1/targets"): (
         expect(province=(OK, 403), commune=(OK, 403)),

@@ -329,3 +329,32 @@ def test_a_former_district_is_tracked_over_its_former_territory(client, session,
         if i["title"] == "family" and i["segment"] is None
     )
     assert ward["denominator"] >= 1
+
+
+def test_unit_groups_give_segments_and_their_targets(client, synthetic, make_user):
+    make_user("tinh", Role.PROVINCE_OFFICER, ["01"])
+    make_user("canbo.tx", Role.COMMUNE_OFFICER, ["00367"])
+    province = bearer(login(client, "tinh")["access_token"])
+    officer = bearer(login(client, "canbo.tx")["access_token"])
+    assert_problem(client.put(f"{API}/units/00367/groups/disadvantaged", headers=officer), 403, "forbidden")
+    assert client.put(f"{API}/units/00367/groups/disadvantaged", headers=province).status_code == 204
+    only = client.get(f"{API}/units/00367/progress", params={"year": YEAR, "segment": "disadvantaged"}).json()
+    everything = {i["title"]: i for i in only["items"]}
+    plain = {
+        i["title"]: i
+        for i in client.get(f"{API}/units/00367/progress", params={"year": YEAR}).json()["items"]
+        if i["segment"] is None
+    }
+    assert {i["segment"] for i in only["items"]} == {"disadvantaged"}
+    # The whole ward is in the group, so the group's counts are the ward's.
+    assert (everything["family"]["numerator"], everything["family"]["denominator"]) == (
+        plain["family"]["numerator"],
+        plain["family"]["denominator"],
+    )
+    assert everything["family"]["denominator_definition"] == "households:group:disadvantaged"
+    # QĐ 281's targets for disadvantaged areas now apply to the ward.
+    targets = client.get(f"{API}/targets", params={"unit": "00367", "year": 2020}).json()["items"]
+    assert any(t["unit_group"] == "disadvantaged" and t["title"] == "family" and t["percent"] == 60 for t in targets)
+    assert client.request("DELETE", f"{API}/units/00367/groups/disadvantaged", headers=province).status_code == 204
+    targets = client.get(f"{API}/targets", params={"unit": "00367", "year": 2020}).json()["items"]
+    assert not any(t["unit_group"] == "disadvantaged" for t in targets)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.models import Role
@@ -58,14 +58,18 @@ def unit_progress(
     basis: Annotated[
         Literal["all", "registered"], Query(description="Mẫu số: toàn bộ hay chỉ đối tượng đã đăng ký")
     ] = "all",
+    segment: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Chỉ một nhóm: education, một nhóm đơn vị, …"),
+    ] = None,
 ):
-    tag, fresh = _cached(request, response, session, unit.id, year, basis, date.today())
+    tag, fresh = _cached(request, response, session, unit.id, year, basis, segment, date.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
     cache = request.app.state.stats_cache
     result = cache.get(tag)
     if result is None:
-        result = service.progress(session, unit, year, basis=basis)
+        result = service.progress(session, unit, year, basis=basis, only_segment=segment)
         cache.put(tag, result)
     return result
 
@@ -165,3 +169,28 @@ def annual_report(
     if format == "csv":
         return Response(report.as_csv(session, unit, year), media_type="text/csv; charset=utf-8", headers=headers)
     return Response(report.as_xlsx(session, unit, year), media_type=report.XLSX_TYPE, headers=headers)
+
+
+GroupName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Tên nhóm, ví dụ disadvantaged")]
+
+
+@router.put(
+    "/units/{code}/groups/{group}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Xếp đơn vị vào một nhóm (ví dụ vùng khó khăn)",
+)
+def add_to_group(session: SessionDep, principal: CurrentPrincipal, unit: UnitDep, group: GroupName) -> Response:
+    service.set_unit_group(session, principal, unit, group, member=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/units/{code}/groups/{group}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Bỏ đơn vị khỏi một nhóm",
+)
+def remove_from_group(session: SessionDep, principal: CurrentPrincipal, unit: UnitDep, group: GroupName) -> Response:
+    service.set_unit_group(session, principal, unit, group, member=False)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

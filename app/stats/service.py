@@ -266,8 +266,15 @@ def _segment_scope(scope: counting.Scope, segment: str | None) -> counting.Scope
 
 
 def progress(
-    session: Session, unit: AdministrativeUnit, year: int, *, basis: str = "all", today: date | None = None
+    session: Session,
+    unit: AdministrativeUnit,
+    year: int,
+    *,
+    basis: str = "all",
+    only_segment: str | None = None,
+    today: date | None = None,
 ) -> Progress:
+    """Every title, plus each segment a target names; with `segment`, only that segment."""
     day = counting.reference_day(year, today)
     scope = counting.Scope(unit=unit, year=year, reference_day=day)
     targets = applicable_targets(session, unit, year)
@@ -280,10 +287,10 @@ def progress(
             select(OfficialDenominator).where(OfficialDenominator.unit_id == unit.id, OfficialDenominator.year == year)
         )
     }
-    wanted: list[tuple[TitleCode, str | None]] = [(title, None) for title in TITLE_ORDER]
-    for title, segment in best:
-        if segment is not None and title in TITLE_ORDER and (title, segment) not in wanted:
-            wanted.append((TitleCode(title), segment))
+    wanted: list[tuple[TitleCode, str | None]] = [(title, only_segment) for title in TITLE_ORDER]
+    for title, named in best:
+        if only_segment is None and named is not None and title in TITLE_ORDER and (title, named) not in wanted:
+            wanted.append((TitleCode(title), named))
     items = []
     for title, segment in wanted:
         counted = _count_segment(session, title, _segment_scope(scope, segment), basis)
@@ -482,3 +489,19 @@ def reporting_deadlines() -> list[dict]:
         }
         for d in data.get("reporting_deadlines", [])
     ]
+
+
+def set_unit_group(session: Session, principal: Principal, unit: AdministrativeUnit, group: str, member: bool) -> None:
+    """Put a unit in a named group (e.g. `disadvantaged`) or take it out; targets and segments
+    of that group then apply to it and to everything under it."""
+    if principal.role not in (Role.ADMIN, Role.PROVINCE_OFFICER) or not in_jurisdiction(session, principal, unit.id):
+        raise Forbidden("Chỉ cán bộ cấp tỉnh của đơn vị (hoặc quản trị viên) được xếp nhóm đơn vị.")
+    row = session.get(UnitGroupMember, (unit.id, group))
+    if member and row is None:
+        session.add(UnitGroupMember(unit_id=unit.id, group=group))
+        session.flush()
+        audit(session, principal, "add_group", "unit", unit.id, None, None, group=group)
+    elif not member and row is not None:
+        session.delete(row)
+        audit(session, principal, "remove_group", "unit", unit.id, None, None, group=group)
+    session.commit()
