@@ -280,6 +280,12 @@ def test_targets_can_be_added_by_officers_with_rights(client, make_user):
         client.post(f"{API}/targets", json={**body, "unit_code": "00364"}, headers=officer), 403, "forbidden"
     )
     assert_problem(client.post(f"{API}/targets", json=body), 401, "not_authenticated")
+    both = assert_problem(
+        client.post(f"{API}/targets", json={**body, "unit_group": "disadvantaged"}, headers=officer),
+        422,
+        "validation_failed",
+    )
+    assert both["errors"][0]["field"] == "body.unit_group"
 
 
 def test_a_former_district_is_tracked_over_its_former_territory(client, session, make_user):

@@ -19,7 +19,7 @@ from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.exceptions import FieldError, Forbidden, Problem
+from app.exceptions import Forbidden, invalid_field
 from app.migrate import PROJECT_ROOT
 from app.registry.models import Clan, Household, Organisation, Person
 from app.rules import TitleCode
@@ -196,28 +196,13 @@ def targets_for(session: Session, unit: AdministrativeUnit, year: int | None) ->
 
 
 def create_target(session: Session, principal: Principal, body: TargetCreate) -> Target:
-    if (body.unit_code is None) == (body.unit_group is None) and not principal.is_admin:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Chỉ tiêu cần một đơn vị hoặc một nhóm đơn vị.",
-            errors=[FieldError(field="body.unit_code", code="missing", message="Cần mã đơn vị.")],
-        )
+    # A target is for one unit, or one unit group, or (admins only) the whole country.
+    if body.unit_code is not None and body.unit_group is not None:
+        raise invalid_field("body.unit_group", "unit_and_group", "Ghi mã đơn vị hoặc nhóm đơn vị, không cả hai.")
+    if body.unit_code is None and body.unit_group is None and not principal.is_admin:
+        raise invalid_field("body.unit_code", "missing", "Cần mã đơn vị.")
     if (body.year is None) != body.every_year:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Cần năm, hoặc every_year cho chỉ tiêu hằng năm.",
-            errors=[
-                FieldError(
-                    field="body.year",
-                    code="year_or_every_year",
-                    message="Ghi năm, hoặc every_year = true (không cả hai).",
-                )
-            ],
-        )
+        raise invalid_field("body.year", "year_or_every_year", "Ghi năm, hoặc every_year = true (không cả hai).")
     unit = get_unit(session, body.unit_code, body.document_date or date.today()) if body.unit_code else None
     allowed = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER)
     if (
