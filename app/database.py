@@ -82,6 +82,10 @@ def create_db_engine(url: str, pool_size: int = 10) -> Engine:
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Every session the app makes keeps the pre-built statistics in step with its writes.
+    from app.stats.invalidation import install
+
+    install()
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -19,7 +19,15 @@ from app.registry.models import (
     Residence,
 )
 from app.security.models import RateLimitWindow
-from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
+from app.stats.models import (
+    CountBuild,
+    CountPartitionVersion,
+    DataVersion,
+    OfficialDenominator,
+    Target,
+    UnitCount,
+    UnitGroupMember,
+)
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
 __all__ = [
@@ -29,6 +37,8 @@ __all__ = [
     "Base",
     "Clan",
     "ClanHousehold",
+    "CountBuild",
+    "CountPartitionVersion",
     "CriteriaVersionProvince",
     "CriteriaVersionRecord",
     "DataVersion",
@@ -48,6 +58,7 @@ __all__ = [
     "Residence",
     "Target",
     "UnitAncestor",
+    "UnitCount",
     "UnitGroupMember",
     "UnitSuccession",
     "User",

@@ -76,11 +76,15 @@ class Scope:
     unit: AdministrativeUnit
     year: int
     reference_day: date
-    segment: str | None = None  # "education" or a unit group name
+    segment: str | None = None  # "education", a unit group name or a QĐ 677 population
+    # The leaf units (where subjects live) making up the territory; by default every unit
+    # under `unit`. The pre-built counts (summary.py) pass a set of partitions' units here.
+    leaves: Select | None = None
 
     @property
     def ended(self) -> bool:
-        return self.unit.valid_to is not None and self.unit.valid_to <= self.reference_day
+        # Pre-built counts name their leaf units: those are counted as they are on the day.
+        return self.leaves is None and self.unit.valid_to is not None and self.unit.valid_to <= self.reference_day
 
     @property
     def last_day(self) -> date:
@@ -94,6 +98,10 @@ def reference_day(year: int, today: date | None = None) -> date:
 
 def _under(ancestor_id: int):
     return select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == ancestor_id)
+
+
+def _territory(scope: Scope):
+    return scope.leaves if scope.leaves is not None else _under(scope.unit.id)
 
 
 def _on(model, day: date):
@@ -114,7 +122,7 @@ def _resident_ids(kind: str, scope: Scope) -> Select:
         column.is_not(None), _on(Residence, scope.reference_day)
     )
     if not scope.ended:
-        return current.where(Residence.unit_id.in_(_under(scope.unit.id)))
+        return current.where(Residence.unit_id.in_(_territory(scope)))
     # Former territory: lived under the unit on its last day, and no real move since.
     earlier = aliased(Residence)
     moved = aliased(Residence)
@@ -136,7 +144,7 @@ def _units_of_territory(level: str, scope: Scope) -> Select:
         return select(AdministrativeUnit.id.label("id"), AdministrativeUnit.id.label("unit_id")).where(
             AdministrativeUnit.level == level,
             _on(AdministrativeUnit, scope.reference_day),
-            AdministrativeUnit.id.in_(_under(scope.unit.id)),
+            AdministrativeUnit.id.in_(_territory(scope)),
         )
     before = select(AdministrativeUnit.id).where(
         AdministrativeUnit.level == level,
@@ -188,7 +196,7 @@ def population(title: TitleCode, scope: Scope) -> Select:
         homes = _units_of_territory(UnitLevel.COMMUNE, scope).subquery() if scope.ended else None
         query = select(Clan.id.label("id"), Clan.home_unit_id.label("unit_id"))
         if homes is None:
-            query = query.where(Clan.home_unit_id.in_(_under(scope.unit.id)))
+            query = query.where(Clan.home_unit_id.in_(_territory(scope)))
         else:
             query = query.where(
                 or_(Clan.home_unit_id.in_(_under(scope.unit.id)), Clan.home_unit_id.in_(select(homes.c.id)))
@@ -221,26 +229,100 @@ def holds(subject_id, title: TitleCode, year: int, day: date):
     return exists().where(Recognition.subject_id == subject_id, _holding(title, year, day))
 
 
-def count(session: Session, title: TitleCode, scope: Scope, registered_only: bool = False) -> tuple[int, int]:
-    """(numerator, denominator) for one title and scope, in one query."""
-    base = population(title, scope)
+LEARNING_MEMBERS = ("adults_in_learning_families", "staff_of_learning_units")
+
+
+def counted(title: TitleCode, scope: Scope, registered_only: bool = False) -> tuple[Select, TitleCode]:
+    """The counted subjects as (id, unit_id, holder) and the title the holder must hold.
+
+    For the QĐ 677 populations the subjects are people (adults of learning families) or staff
+    posts (a person on the staff of an organisation: someone on two organisations' staff is
+    counted in each, as each organisation reports its own staff), and the holder must hold
+    Công dân học tập. Otherwise the subject holds `title` itself."""
+    if scope.segment in LEARNING_MEMBERS:
+        base, held, registration_title = _learning_members(scope), TitleCode.CITIZEN, TitleCode.CITIZEN
+    else:
+        inner = population(title, scope).subquery()
+        base, held, registration_title = (
+            select(inner.c.id, inner.c.unit_id, inner.c.id.label("holder")),
+            title,
+            title,
+        )
     if registered_only:
         inner = base.subquery()
-        base = select(inner.c.id, inner.c.unit_id).where(
-            inner.c.id.in_(
-                select(Registration.subject_id).where(Registration.title == title, Registration.year == scope.year)
+        base = select(inner.c.id, inner.c.unit_id, inner.c.holder).where(
+            inner.c.holder.in_(
+                select(Registration.subject_id).where(
+                    Registration.title == registration_title, Registration.year == scope.year
+                )
             )
         )
-    subjects = base.subquery()
-    numerator, denominator = session.execute(
-        select(
-            func.count(func.distinct(subjects.c.id)).filter(
-                holds(subjects.c.id, title, scope.year, scope.reference_day)
-            ),
-            func.count(func.distinct(subjects.c.id)),
+    return base, held
+
+
+def _learning_members(scope: Scope) -> Select:
+    """Công dân học tập's QĐ 677 populations: (a) adults (18+) living in the territory who
+    belong to a household holding Gia đình học tập; (b) staff of organisations in the territory
+    holding Đơn vị học tập."""
+    day = scope.reference_day
+    place = Scope(scope.unit, scope.year, day, leaves=scope.leaves)
+    if scope.segment == "adults_in_learning_families":
+        people = _resident_ids("person", place).subquery()
+        adult = date(day.year - 18, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
+        return (
+            select(people.c.id, people.c.unit_id, people.c.id.label("holder"))
+            .join(Person, Person.id == people.c.id)
+            .where(
+                Person.birth_date <= adult,
+                exists().where(
+                    HouseholdMember.person_id == people.c.id,
+                    HouseholdMember.household_id.in_(holders(TitleCode.FAMILY, scope.year, day)),
+                    HouseholdMember.joined_on <= day,
+                    or_(HouseholdMember.left_on.is_(None), HouseholdMember.left_on > day),
+                ),
+            )
         )
-    ).one()
-    return int(numerator or 0), int(denominator or 0)
+    organisations = _resident_ids("organisation", place).subquery()
+    return (
+        select(OrganisationStaff.id, organisations.c.unit_id, OrganisationStaff.person_id.label("holder"))
+        .join(organisations, organisations.c.id == OrganisationStaff.organisation_id)
+        .where(
+            OrganisationStaff.organisation_id.in_(holders(TitleCode.UNIT, scope.year, day)),
+            OrganisationStaff.joined_on <= day,
+            or_(OrganisationStaff.left_on.is_(None), OrganisationStaff.left_on > day),
+        )
+    )
+
+
+def count(session: Session, title: TitleCode, scope: Scope, registered_only: bool = False) -> tuple[int, int]:
+    """(numerator, denominator) for one title and scope (segment included)."""
+    rows = _tally(session, title, scope, registered_only, by_unit=False)
+    return rows[0][1], rows[0][2]
+
+
+def count_by_unit(
+    session: Session, title: TitleCode, scope: Scope, registered_only: bool = False
+) -> list[tuple[int, int, int]]:
+    """[(unit_id, numerator, denominator)] per unit where the subjects live: summing them over
+    any set of units gives that set's numbers (each subject lives in one unit on a day)."""
+    return _tally(session, title, scope, registered_only, by_unit=True)
+
+
+def _tally(session: Session, title: TitleCode, scope: Scope, registered_only: bool, by_unit: bool):
+    # Denominator and numerator as two queries: the numerator's EXISTS then becomes a semi-join
+    # the planner can run as index probes (one ward) or as a hash join (a whole province).
+    base, held = counted(title, scope, registered_only)
+    subjects = base.subquery()
+    number = func.count(func.distinct(subjects.c.id))
+    holding = holds(subjects.c.holder, held, scope.year, scope.reference_day)
+    if not by_unit:
+        numerator = session.scalar(select(number).where(holding))
+        return [(None, int(numerator or 0), int(session.scalar(select(number)) or 0))]
+    key = subjects.c.unit_id
+    numerators = dict(session.execute(select(key, number).where(holding).group_by(key)).all())
+    return [
+        (unit, numerators.get(unit, 0), total) for unit, total in session.execute(select(key, number).group_by(key))
+    ]
 
 
 def assessed_count(session: Session, title: TitleCode, scope: Scope) -> int:
@@ -273,53 +355,3 @@ def registered_count(session: Session, title: TitleCode, scope: Scope) -> int:
         )
         or 0
     )
-
-
-def count_learning_members(session: Session, scope: Scope, segment: str, registered_only: bool) -> tuple[int, int]:
-    """Công dân học tập among (a) adults (18+) living in the territory who belong to a household
-    holding Gia đình học tập, or (b) staff of organisations in the territory holding Đơn vị
-    học tập (QĐ 677's two populations)."""
-    day = scope.reference_day
-    if segment == "adults_in_learning_families":
-        people = _resident_ids("person", Scope(scope.unit, scope.year, day)).subquery()
-        adult = date(day.year - 18, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
-        families = holders(TitleCode.FAMILY, scope.year, day)
-        base = (
-            select(people.c.id)
-            .join(Person, Person.id == people.c.id)
-            .where(
-                Person.birth_date <= adult,
-                exists().where(
-                    HouseholdMember.person_id == people.c.id,
-                    HouseholdMember.household_id.in_(families),
-                    HouseholdMember.joined_on <= day,
-                    or_(HouseholdMember.left_on.is_(None), HouseholdMember.left_on > day),
-                ),
-            )
-        )
-    else:
-        organisations = _resident_ids("organisation", Scope(scope.unit, scope.year, day)).subquery()
-        units = holders(TitleCode.UNIT, scope.year, day)
-        base = select(OrganisationStaff.person_id.label("id")).where(
-            OrganisationStaff.organisation_id.in_(select(organisations.c.id)),
-            OrganisationStaff.organisation_id.in_(units),
-            OrganisationStaff.joined_on <= day,
-            or_(OrganisationStaff.left_on.is_(None), OrganisationStaff.left_on > day),
-        )
-    if registered_only:
-        inner = base.subquery()
-        base = select(inner.c.id).where(
-            inner.c.id.in_(
-                select(Registration.subject_id).where(
-                    Registration.title == TitleCode.CITIZEN, Registration.year == scope.year
-                )
-            )
-        )
-    subjects = base.subquery()
-    numerator, denominator = session.execute(
-        select(
-            func.count(func.distinct(subjects.c.id)).filter(holds(subjects.c.id, TitleCode.CITIZEN, scope.year, day)),
-            func.count(func.distinct(subjects.c.id)),
-        )
-    ).one()
-    return int(numerator or 0), int(denominator or 0)

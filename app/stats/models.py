@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base, TimestampMixin
+from app.database import Base, TimestampMixin, UTCDateTime
 
 
 class Target(TimestampMixin, Base):
@@ -74,3 +74,46 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int]
+
+
+class CountPartitionVersion(Base):
+    """How often the data counted in one partition has changed. A partition is a commune with
+    its villages, or a district or province unit on its own (for what is registered directly
+    there). Bumped in the same transaction as the write (invalidation.py)."""
+
+    __tablename__ = "count_partition_versions"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    version: Mapped[int]
+
+
+class CountBuild(Base):
+    """One partition's pre-built counts for a year and basis: the reference day they were
+    counted on and the versions they reflect. Rows of `unit_counts` belong to it."""
+
+    __tablename__ = "count_builds"
+
+    partition_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reference_day: Mapped[date]
+    partition_version: Mapped[int]
+    global_version: Mapped[int]
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UnitCount(Base):
+    """Pre-built numerator (số đạt) and denominator (mẫu số) of the subjects living in one unit,
+    for a title and segment ('' for the whole population). Summing rows gives any territory's
+    numbers: each subject lives in one unit on a day."""
+
+    __tablename__ = "unit_counts"
+
+    partition_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    basis: Mapped[str] = mapped_column(String(16), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    title: Mapped[str] = mapped_column(String(16), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(32), primary_key=True)
+    numerator: Mapped[int]
+    denominator: Mapped[int]

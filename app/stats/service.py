@@ -23,7 +23,7 @@ from app.exceptions import Forbidden, invalid_field
 from app.migrate import PROJECT_ROOT
 from app.registry.models import Clan, Household, Organisation, Person
 from app.rules import TitleCode
-from app.stats import counting
+from app.stats import counting, summary
 from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
 from app.stats.schemas import (
     HonourEntry,
@@ -53,6 +53,7 @@ SEGMENTS: dict[TitleCode, set[str]] = {
     TitleCode.FAMILY: {counting.EDUCATION},
     TitleCode.UNIT: {counting.EDUCATION},
 }
+POPULATION_SEGMENTS = {counting.EDUCATION, *counting.LEARNING_MEMBERS}
 
 
 def data_version(session: Session) -> int:
@@ -276,12 +277,22 @@ def progress(
     for title, named in best:
         if only_segment is None and named is not None and title in TITLE_ORDER and (title, named) not in wanted:
             wanted.append((TitleCode(title), named))
+    groups = {segment for _, segment in wanted if segment and segment not in POPULATION_SEGMENTS}
+    if groups:
+        groups = set(session.scalars(select(UnitGroupMember.group).where(UnitGroupMember.group.in_(groups))))
+    # A unit in force is counted from the pre-built counts; a former unit live, over its
+    # former territory (rare, and not partitioned).
+    prebuilt = None if scope.ended else summary.counts(session, unit, year, day, basis, groups)
     items = []
     for title, segment in wanted:
-        counted = _count_segment(session, title, _segment_scope(scope, segment), basis)
-        if counted is None:
-            continue
-        numerator, denominator = counted
+        if not (segment is None or segment in groups or segment in SEGMENTS.get(title, ())):
+            continue  # a segment the registry cannot count for this title
+        if prebuilt is not None:
+            numerator, denominator = prebuilt[(title, segment)]
+        else:
+            numerator, denominator = counting.count(
+                session, title, _segment_scope(scope, segment), registered_only=basis == "registered"
+            )
         definition, label = counting.definition(title, segment)
         if basis == "registered":
             definition, label = counting.REGISTERED_PREFIX + definition, f"{label} (đã đăng ký)"
@@ -327,22 +338,6 @@ def progress(
         items=items,
         total=len(items),
     )
-
-
-def _count_segment(session: Session, title: TitleCode, scope: counting.Scope, basis: str) -> tuple[int, int] | None:
-    """Counts for a title and segment; None for a segment the registry cannot count."""
-    segment = scope.segment
-    if segment in ("adults_in_learning_families", "staff_of_learning_units"):
-        return counting.count_learning_members(session, scope, segment, basis == "registered")
-    if segment is not None and segment != counting.EDUCATION:
-        exists_group = session.scalar(
-            select(func.count()).select_from(UnitGroupMember).where(UnitGroupMember.group == segment)
-        )
-        if not exists_group:
-            return None
-    if segment == counting.EDUCATION and counting.EDUCATION not in SEGMENTS.get(title, set()):
-        return None
-    return counting.count(session, title, scope, registered_only=basis == "registered")
 
 
 def honour_roll(

@@ -35,6 +35,7 @@ from app.registry.models import (
 )
 from app.rules import EvaluationContext, TitleCode, evaluate
 from app.rules.model import IndicatorKind
+from app.stats import summary
 from app.stats.models import DataVersion
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import get_unit, in_force_on
@@ -549,6 +550,7 @@ def generate(session: Session, province_code: str, people: int, year: int, seed:
     session.execute(
         DataVersion.__table__.update().where(DataVersion.name == "stats").values(version=DataVersion.version + 1)
     )
+    summary.bump_all(session)  # bulk inserts bypass the ORM's change tracking
     session.commit()
     return (
         f"Synthetic {province.name}: {people} people, {len(household_rows)} households, {len(clan_rows)} clans, "

@@ -1,0 +1,163 @@
+"""Which pre-built counts a write makes stale, decided in the writing transaction.
+
+After every flush the changed rows are noted on the session; just before commit they are
+traced to the units where the affected subjects live (every residence they ever had, so both
+sides of a move), and those units' partitions get a new version (summary.bump). A change the
+registry cannot place (the unit tree itself) makes every build stale. Writes done with bulk SQL
+instead of the ORM (seed loads, the synthetic generator) call `summary.bump_all` themselves.
+
+What each change can move, and so what it touches:
+- a residence: the counts of its unit (before and after the change);
+- a person (birth date, sector, recognition, registration): where the person lives, where the
+  households the person belongs to live (education segment) and where the organisations the
+  person works for are (staff of learning units);
+- a household (membership, recognition, registration): where it and its members live (adults
+  in learning families);
+- an organisation (sector, staff, recognition, registration): where it is based;
+- a clan: its home commune (before and after); a village or commune's own title: that unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+
+from sqlalchemy import event, inspect, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.assessments.models import Recognition
+from app.registry.models import (
+    Clan,
+    Household,
+    HouseholdMember,
+    Organisation,
+    OrganisationStaff,
+    Person,
+    PersonSector,
+    Registration,
+    Residence,
+)
+from app.rules import TitleCode
+from app.stats import summary
+from app.stats.models import DataVersion
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
+
+KEY = "stats_touched"
+
+
+@dataclass
+class Touched:
+    units: set[int] = field(default_factory=set)
+    people: set[int] = field(default_factory=set)
+    households: set[int] = field(default_factory=set)
+    organisations: set[int] = field(default_factory=set)
+    clans: set[int] = field(default_factory=set)
+    everything: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.everything or self.units or self.people or self.households or self.organisations or self.clans)
+
+
+def _values(entity, attribute: str) -> set[int]:
+    """The attribute's value now and, for a changed row, before the change."""
+    history = inspect(entity).attrs[attribute].history
+    return {value for value in chain(history.added, history.unchanged, history.deleted) if value is not None}
+
+
+def _note_subject(touched: Touched, title: str, subject_id: int) -> None:
+    match title:
+        case TitleCode.CITIZEN:
+            touched.people.add(subject_id)
+        case TitleCode.FAMILY:
+            touched.households.add(subject_id)
+        case TitleCode.UNIT:
+            touched.organisations.add(subject_id)
+        case TitleCode.CLAN:
+            touched.clans.add(subject_id)
+        case _:  # a village's or commune's own title
+            touched.units.add(subject_id)
+
+
+def note(touched: Touched, entity) -> None:
+    match entity:
+        case Residence():
+            touched.units |= _values(entity, "unit_id")
+        case Person():
+            touched.people.add(entity.id)
+        case PersonSector():
+            touched.people |= _values(entity, "person_id")
+        case HouseholdMember():
+            touched.households |= _values(entity, "household_id")
+            touched.people |= _values(entity, "person_id")
+        case Household():
+            touched.households.add(entity.id)
+        case Organisation():
+            touched.organisations.add(entity.id)
+        case OrganisationStaff():
+            touched.organisations |= _values(entity, "organisation_id")
+        case Clan():
+            touched.clans.add(entity.id)
+            touched.units |= _values(entity, "home_unit_id")
+        case Recognition() | Registration():
+            for title in _values(entity, "title"):
+                for subject in _values(entity, "subject_id"):
+                    _note_subject(touched, title, subject)
+        case AdministrativeUnit() | UnitAncestor() | UnitSuccession():
+            touched.everything = True
+
+
+def _after_flush(session: Session, _context) -> None:
+    # Here ids are assigned and attribute history still shows what the flush changed.
+    touched = session.info.setdefault(KEY, Touched())
+    for entity in chain(session.new, session.dirty, session.deleted):
+        note(touched, entity)
+
+
+def units_touched(session: Session, touched: Touched) -> set[int]:
+    """The units where the touched subjects live or lived."""
+    living = Residence.unit_id
+    people = sorted(touched.people)
+    households = select(HouseholdMember.household_id).where(HouseholdMember.person_id.in_(people))
+    employers = select(OrganisationStaff.organisation_id).where(OrganisationStaff.person_id.in_(people))
+    members = select(HouseholdMember.person_id).where(HouseholdMember.household_id.in_(sorted(touched.households)))
+    conditions = []
+    if people:
+        conditions += [
+            Residence.person_id.in_(people),
+            Residence.household_id.in_(households),
+            Residence.organisation_id.in_(employers),
+        ]
+    if touched.households:
+        conditions += [Residence.household_id.in_(sorted(touched.households)), Residence.person_id.in_(members)]
+    if touched.organisations:
+        conditions.append(Residence.organisation_id.in_(sorted(touched.organisations)))
+    units = set(touched.units)
+    if conditions:
+        units |= set(session.scalars(select(living).where(or_(*conditions)).distinct()))
+    if touched.clans:
+        units |= set(session.scalars(select(Clan.home_unit_id).where(Clan.id.in_(sorted(touched.clans)))))
+    return units
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # the last changes pass through _after_flush first
+    touched: Touched | None = session.info.pop(KEY, None)
+    if not touched:
+        return
+    # Cached answers and ETags follow the statistics data version: move it on as well (audited
+    # writes do too; this covers any other ORM write).
+    session.execute(update(DataVersion).where(DataVersion.name == "stats").values(version=DataVersion.version + 1))
+    if touched.everything:
+        summary.bump_all(session)
+        return
+    units = units_touched(session, touched)
+    if units:
+        partitions = {partition for _, partition in session.execute(summary.leaf_partitions(sorted(units)))}
+        summary.bump(session, partitions)
+
+
+def install() -> None:
+    """Listen on every ORM session (idempotent)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "before_commit", _before_commit)
