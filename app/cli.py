@@ -320,5 +320,55 @@ def privacy_purge() -> None:
     typer.echo(", ".join(f"{name}: {count} removed" for name, count in removed.items()))
 
 
+stats_cli = typer.Typer(help="Số liệu tiến độ dựng sẵn.", no_args_is_help=True)
+cli.add_typer(stats_cli, name="stats")
+
+
+@stats_cli.command("build")
+def stats_build(
+    year: Annotated[int | None, typer.Option(help="Năm (mặc định: năm nay)")] = None,
+    province: Annotated[list[str] | None, typer.Option(help="Mã tỉnh (lặp lại được; mặc định: mọi tỉnh)")] = None,
+    basis: Annotated[str, typer.Option(help="all hoặc registered")] = "all",
+) -> None:
+    """Pre-build the progress counts of whole provinces, e.g. nightly just after midnight (the
+    current year is counted on today's date, so its counts are rebuilt once a day). Reads build
+    what is missing anyway; this only moves the work off the first reader."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from app.exceptions import Problem
+    from app.stats import counting, summary
+    from app.units.models import AdministrativeUnit, UnitLevel
+    from app.units.service import get_unit, in_force_on
+
+    if basis not in ("all", "registered"):
+        _fail("basis: all hoặc registered")
+    year = year or date.today().year
+    day = counting.reference_day(year)
+    engine, session = _session()
+    try:
+        if province:
+            try:
+                units = [get_unit(session, code, day) for code in province]
+            except Problem as problem:
+                _fail(problem.detail)
+                return
+        else:
+            units = list(
+                session.scalars(
+                    select(AdministrativeUnit)
+                    .where(AdministrativeUnit.level == UnitLevel.PROVINCE, *in_force_on(day))
+                    .order_by(AdministrativeUnit.code)
+                )
+            )
+        for unit in units:
+            rebuilt = summary.build_under(session, unit, year, day, basis)
+            typer.echo(f"{unit.code} {unit.name}: {rebuilt} units rebuilt for {year} ({basis}, counted on {day}).")
+    finally:
+        session.close()
+        engine.dispose()
+
+
 def main() -> None:
     cli()

@@ -21,7 +21,7 @@ from app.registry.models import (
 from app.security.models import RateLimitWindow
 from app.stats.models import (
     CountBuild,
-    CountPartitionVersion,
+    CountVersion,
     DataVersion,
     OfficialDenominator,
     Target,
@@ -38,7 +38,7 @@ __all__ = [
     "Clan",
     "ClanHousehold",
     "CountBuild",
-    "CountPartitionVersion",
+    "CountVersion",
     "CriteriaVersionProvince",
     "CriteriaVersionRecord",
     "DataVersion",

@@ -7,8 +7,10 @@ Creates a fresh database `hoctap_bench` on the server of HOCTAP_BENCH_DATABASE_U
 postgresql+psycopg://postgres@127.0.0.1:5432/test), migrates, seeds, adds a synthetic
 population, then:
 - serves the app with uvicorn on a loopback port and asks for each commune's progress over real
-  HTTP: a first pass (computed: nothing cached) and a second pass (served from the cache that
-  the data version keys), plus a conditional request (304);
+  HTTP: (1) the first read with nothing pre-built (the read builds the commune's units);
+  (2) in a new process, answers summed from the pre-built rows; (3) the same from the
+  in-process cache, and with If-None-Match (304); (4) right after a write in the commune;
+- times the nightly build of the whole province from nothing (`hoctap stats build`);
 - runs the recount: one plain GROUP BY per title over the raw tables, for all the province's
   communes at once, as a report query would, several times;
 and prints medians and ratios. Results go in docs/benchmarks.md by hand, with the machine.
@@ -37,7 +39,9 @@ from app.database import create_db_engine, create_session_factory
 from app.main import create_app
 from app.migrate import upgrade
 from app.seeding import load_builtin_seed
+from app.stats import counting, summary
 from app.stats.synthetic import generate
+from app.units.service import get_unit
 
 YEAR = 2025
 # A report writer's recount: for each title, numerator and denominator per commune, straight
@@ -127,9 +131,10 @@ def main() -> None:
     print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)
 
     settings = Settings(_env_file=None, database_url=bench_url, log_level="WARNING")
-    app = create_app(settings)
-    engine = app.state.engine
-    with engine.connect() as connection:
+    engine = create_db_engine(bench_url)
+    with engine.begin() as connection:
+        # Start with nothing pre-built, as on a fresh deployment or the first read of a day.
+        connection.execute(text("TRUNCATE unit_counts, count_builds"))
         communes = connection.execute(
             text(
                 "SELECT u.code, u.id FROM administrative_units u JOIN administrative_units p ON p.id = u.parent_id "
@@ -138,42 +143,100 @@ def main() -> None:
             ),
             {"province": args.province},
         ).all()
+        # One person per commune, living in one of its villages, whose record the write pass edits.
+        edited = dict(
+            connection.execute(
+                text(
+                    "SELECT DISTINCT ON (v.parent_id) v.parent_id, r.person_id FROM residences r "
+                    "JOIN administrative_units v ON v.id = r.unit_id AND v.level = 'village' "
+                    "WHERE r.person_id IS NOT NULL AND r.valid_to IS NULL ORDER BY v.parent_id, r.person_id"
+                )
+            ).all()
+        )
+    engine.dispose()
+
+    def progress(client, code, **headers):
+        t0 = time.perf_counter()
+        response = client.get(f"/api/v1/units/{code}/progress", params={"year": YEAR}, headers=headers)
+        elapsed = time.perf_counter() - t0
+        assert response.status_code in (200, 304), response.text
+        return elapsed, response
+
+    first, prebuilt, warm, conditional, after_write, writes = [], [], [], [], [], []
+    # 1. First read of each commune: nothing pre-built, the read builds the commune's units.
+    app = create_app(settings)
     server, thread, base = serve(app)
-    cold, warm, conditional = [], [], []
     with httpx.Client(base_url=base, timeout=120) as client:
         for code, _ in communes:
-            t0 = time.perf_counter()
-            response = client.get(f"/api/v1/units/{code}/progress", params={"year": YEAR})
-            cold.append(time.perf_counter() - t0)
-            response.raise_for_status()
-        etags = {}
-        for code, _ in communes:
-            t0 = time.perf_counter()
-            response = client.get(f"/api/v1/units/{code}/progress", params={"year": YEAR})
-            warm.append(time.perf_counter() - t0)
-            etags[code] = response.headers["etag"]
-        for code, _ in communes:
-            t0 = time.perf_counter()
-            response = client.get(
-                f"/api/v1/units/{code}/progress", params={"year": YEAR}, headers={"If-None-Match": etags[code]}
-            )
-            conditional.append(time.perf_counter() - t0)
-            assert response.status_code == 304
+            first.append(progress(client, code)[0])
     server.should_exit = True
     thread.join(timeout=10)
+    # 2. A new process (nothing cached in memory): answers summed from the pre-built rows.
+    app = create_app(settings)
+    server, thread, base = serve(app)
+    with httpx.Client(base_url=base, timeout=120) as client:
+        etags = {}
+        for code, _ in communes:
+            elapsed, response = progress(client, code)
+            prebuilt.append(elapsed)
+            etags[code] = response.headers["etag"]
+        # 3. The same again: served from the in-process cache keyed by the data version.
+        for code, _ in communes:
+            elapsed, response = progress(client, code)
+            warm.append(elapsed)
+            etags[code] = response.headers["etag"]
+        for code, _ in communes:
+            elapsed, response = progress(client, code, **{"If-None-Match": etags[code]})
+            conditional.append(elapsed)
+            assert response.status_code == 304
+        # 4. A write in the commune (a birth date corrected, through the ORM like every service
+        # write), then its progress: the edited person's village is rebuilt, the rest summed.
+        from app.registry.models import Person
+
+        for code, unit_id in communes:
+            with app.state.session_factory() as session:
+                person = session.get(Person, edited[unit_id])
+                person.birth_date = person.birth_date.replace(day=1 if person.birth_date.day != 1 else 2)
+                t0 = time.perf_counter()
+                session.commit()  # bumps and rebuilds the touched units in the same transaction
+                writes.append(time.perf_counter() - t0)
+            after_write.append(progress(client, code)[0])
+    server.should_exit = True
+    thread.join(timeout=10)
+
+    # 5. The nightly build of the whole province from nothing (`hoctap stats build`).
+    engine = create_db_engine(bench_url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE unit_counts, count_builds"))
+    with create_session_factory(engine)() as session:
+        province = get_unit(session, args.province, date.today())
+        t0 = time.perf_counter()
+        rebuilt = summary.build_under(session, province, YEAR, counting.reference_day(YEAR), "all")
+        nightly = time.perf_counter() - t0
 
     def ms(values):
         return statistics.median(values) * 1000
 
+    def p90(values):
+        return sorted(values)[int(len(values) * 0.9)] * 1000
+
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"communes: {len(communes)}; people: {args.people}")
+    for label, values in (
+        ("first read, nothing pre-built", first),
+        ("pre-built, new process", prebuilt),
+        ("cached by data version", warm),
+        ("If-None-Match -> 304", conditional),
+        ("right after a write in the commune", after_write),
+    ):
+        print(
+            f"endpoint, {label}: median {ms(values):.1f} ms, p90 {p90(values):.1f} ms, max {max(values) * 1000:.1f} ms"
+        )
     print(
-        f"endpoint, computed (cache empty): median {ms(cold):.1f} ms, p90 "
-        f"{sorted(cold)[int(len(cold) * 0.9)] * 1000:.1f} ms, max {max(cold) * 1000:.1f} ms",
-        flush=True,
+        f"commit of the write, rebuild of what it touched included: median {ms(writes):.1f} ms, "
+        f"p90 {p90(writes):.1f} ms"
     )
-    print(f"endpoint, cached by data version:  median {ms(warm):.2f} ms", flush=True)
-    print(f"endpoint, If-None-Match -> 304:     median {ms(conditional):.2f} ms", flush=True)
+    print(f"nightly build of the province: {nightly:.1f} s for {rebuilt} units", flush=True)
 
     day = min(date(YEAR, 12, 31), date.today())
     params = {"year": YEAR, "day": day, "fifteen": date(day.year - 15, day.month, min(day.day, 28))}
@@ -200,10 +263,13 @@ def main() -> None:
 
     recount = ms(recounts)
     print(f"recount, plain GROUP BY of every commune: median {recount:.0f} ms over {args.recounts} runs")
-    print(
-        f"ratio recount / endpoint computed: {recount / ms(cold):.1f}x; recount / endpoint cached: "
-        f"{recount / ms(warm):.0f}x"
-    )
+    for label, values in (
+        ("first read", first),
+        ("pre-built", prebuilt),
+        ("after a write", after_write),
+        ("cached", warm),
+    ):
+        print(f"ratio recount / endpoint {label}: {recount / ms(values):.1f}x")
 
 
 if __name__ == "__main__":

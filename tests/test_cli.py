@@ -124,3 +124,19 @@ def test_users_create_reports_bad_input_and_writes_nothing(cli_env):
         stdin="mat-khau-du-dai-1\n",
     )
     assert again.returncode == 0, again.stderr  # the refused attempts left no row behind
+
+
+def test_stats_build_prebuilds_a_province_once(cli_env):
+    assert run(cli_env, "migrate").returncode == 0
+    assert run(cli_env, "seed").returncode == 0
+    assert run(cli_env, "seed", "synthetic", "--province", "01", "--people", "300").returncode == 0
+    first = run(cli_env, "stats", "build", "--province", "01", "--year", "2025")
+    assert first.returncode == 0, first.stderr
+    rebuilt = int(first.stdout.split(": ")[1].split()[0])
+    assert rebuilt > 126  # every commune of Hà Nội and the units under them
+    again = run(cli_env, "stats", "build", "--province", "01", "--year", "2025")
+    assert again.returncode == 0 and ": 0 units rebuilt" in again.stdout  # nothing changed since
+    unknown = run(cli_env, "stats", "build", "--province", "99")
+    assert unknown.returncode != 0 and "Không có đơn vị hành chính mã 99" in unknown.stderr
+    wrong = run(cli_env, "stats", "build", "--basis", "some")
+    assert wrong.returncode != 0 and "basis" in wrong.stderr

@@ -2,7 +2,8 @@
 
 After every flush the changed rows are noted on the session; just before commit they are
 traced to the units where the affected subjects live (every residence they ever had, so both
-sides of a move), and those units' partitions get a new version (summary.bump). A change the
+sides of a move), those units get a new version (summary.bump), and their pre-built counts
+are rebuilt in the same transaction (summary.refresh). A change the
 registry cannot place (the unit tree itself) makes every build stale. Writes done with bulk SQL
 instead of the ORM (seed loads, the synthetic generator) call `summary.bump_all` themselves.
 
@@ -151,9 +152,8 @@ def _before_commit(session: Session) -> None:
         summary.bump_all(session)
         return
     units = units_touched(session, touched)
-    if units:
-        partitions = {partition for _, partition in session.execute(summary.leaf_partitions(sorted(units)))}
-        summary.bump(session, partitions)
+    summary.bump(session, units)
+    summary.refresh(session, units)
 
 
 def install() -> None:

@@ -76,28 +76,27 @@ class DataVersion(Base):
     version: Mapped[int]
 
 
-class CountPartitionVersion(Base):
-    """How often the data counted in one partition has changed. A partition is a commune with
-    its villages, or a district or province unit on its own (for what is registered directly
-    there). Bumped in the same transaction as the write (invalidation.py)."""
+class CountVersion(Base):
+    """How often the data counted at one unit (the subjects living there, or the unit's own
+    title) has changed. Bumped in the same transaction as the write (invalidation.py)."""
 
-    __tablename__ = "count_partition_versions"
+    __tablename__ = "count_versions"
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
     version: Mapped[int]
 
 
 class CountBuild(Base):
-    """One partition's pre-built counts for a year and basis: the reference day they were
-    counted on and the versions they reflect. Rows of `unit_counts` belong to it."""
+    """One unit's pre-built counts for a year and basis: the reference day they were counted on
+    and the versions they reflect. Rows of `unit_counts` belong to it."""
 
     __tablename__ = "count_builds"
 
-    partition_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     basis: Mapped[str] = mapped_column(String(16), primary_key=True)
     reference_day: Mapped[date]
-    partition_version: Mapped[int]
+    unit_version: Mapped[int]
     global_version: Mapped[int]
     built_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -109,10 +108,9 @@ class UnitCount(Base):
 
     __tablename__ = "unit_counts"
 
-    partition_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     basis: Mapped[str] = mapped_column(String(16), primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_units.id"), primary_key=True)
     title: Mapped[str] = mapped_column(String(16), primary_key=True)
     segment: Mapped[str] = mapped_column(String(32), primary_key=True)
     numerator: Mapped[int]

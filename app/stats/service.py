@@ -281,7 +281,7 @@ def progress(
     if groups:
         groups = set(session.scalars(select(UnitGroupMember.group).where(UnitGroupMember.group.in_(groups))))
     # A unit in force is counted from the pre-built counts; a former unit live, over its
-    # former territory (rare, and not partitioned).
+    # former territory (rare; its territory is not a set of units).
     prebuilt = None if scope.ended else summary.counts(session, unit, year, day, basis, groups)
     items = []
     for title, segment in wanted:

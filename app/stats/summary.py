@@ -2,19 +2,20 @@
 
 Counting one ward of a million-person city takes thousands of index probes per title; summing
 pre-built rows takes a few milliseconds. The rows hold, per unit where subjects live (a
-village, a commune, or a district / province for what is registered there directly), title and
+village, or a commune, district or province for what is registered there directly), title and
 segment, the numerator and denominator of one year and basis, counted by the same queries as
-the live path (counting.py). They are kept per *partition* — a commune with its villages, or a
-district or province unit on its own — and each partition's build records:
+the live path (counting.py). Each unit's build records:
 
 - the reference day it was counted on (today for the current year, so it is rebuilt daily);
-- the partition's version, which every write that can change one of its counts moves on in the
+- the unit's version, which every write that can change one of its counts moves on in the
   writing transaction (invalidation.py);
 - the global version, moved on by writes that cannot be placed (unit tree, bulk loads).
 
-A read finds the partitions whose build is missing or older than any of these, rebuilds only
-those (one grouped query per title and segment for all of them), then sums. Numbers are never
-stale; a write costs one rebuild of the partitions it touched, on the next read.
+The writing transaction itself rebuilds what it touched (a village, or the villages on both
+sides of a move: tens of milliseconds), for every year and basis already built there. A read
+finds the units under the asked one whose build is still missing or older than any of these
+(first read of a day, after a bulk change), rebuilds only those (one grouped query per title
+and segment for all of them), then sums. Numbers are never stale.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.database import utcnow
 from app.rules import TitleCode
 from app.stats import counting
-from app.stats.models import CountBuild, CountPartitionVersion, DataVersion, UnitCount, UnitGroupMember
-from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
+from app.stats.models import CountBuild, CountVersion, DataVersion, UnitCount, UnitGroupMember
+from app.units.models import AdministrativeUnit, UnitAncestor
 
 GLOBAL_VERSION = "stats_rebuild"
-PARTITION_LEVELS = (UnitLevel.COMMUNE, UnitLevel.DISTRICT, UnitLevel.PROVINCE)
+# A write touching more units than this (a bulk change) leaves them to be rebuilt by readers.
+REFRESH_LIMIT = 200
 # What is pre-built: every title's whole population, and the segments the registry can count.
 BUILT: dict[TitleCode, tuple[str, ...]] = {
     TitleCode.CITIZEN: ("", counting.EDUCATION, *counting.LEARNING_MEMBERS),
@@ -48,139 +50,117 @@ BUILT: dict[TitleCode, tuple[str, ...]] = {
 Counts = dict[tuple[str, str | None], tuple[int, int]]
 
 
-def leaf_partitions(leaves):
-    """(unit_id, partition_id) for the given leaf units (a select of ids, or None for all)."""
-    partition = AdministrativeUnit
-    query = (
-        select(UnitAncestor.unit_id, UnitAncestor.ancestor_id)
-        .join(partition, partition.id == UnitAncestor.ancestor_id)
-        .where(
-            partition.level.in_(PARTITION_LEVELS),
-            or_(UnitAncestor.depth == 0, partition.level == UnitLevel.COMMUNE),
-        )
-    )
-    return query if leaves is None else query.where(UnitAncestor.unit_id.in_(leaves))
-
-
-def _leaves_of(partitions: list[int]):
-    partition = AdministrativeUnit
-    return (
-        select(UnitAncestor.unit_id)
-        .join(partition, partition.id == UnitAncestor.ancestor_id)
-        .where(
-            UnitAncestor.ancestor_id.in_(partitions),
-            or_(UnitAncestor.depth == 0, partition.level == UnitLevel.COMMUNE),
-        )
-    )
-
-
-def partitions_of(session: Session, unit: AdministrativeUnit) -> list[int]:
-    """The partitions whose units make up `unit`'s territory (every one ever under it: a
-    residence recorded at a unit before or after its time is still counted)."""
-    if unit.level == UnitLevel.COMMUNE:
-        return [unit.id]
-    if unit.level == UnitLevel.VILLAGE:
-        return [partition for _, partition in session.execute(leaf_partitions([unit.id]))]
-    return list(
-        session.scalars(
-            select(AdministrativeUnit.id)
-            .join(UnitAncestor, UnitAncestor.unit_id == AdministrativeUnit.id)
-            .where(UnitAncestor.ancestor_id == unit.id, AdministrativeUnit.level.in_(PARTITION_LEVELS))
-        )
-    )
-
-
-def _stale(session: Session, partitions: list[int], year: int, day: date, basis: str) -> tuple[list[int], dict, int]:
-    """Partitions without a build counted on `day` from their current versions."""
+def _stale(session: Session, units: list[int], year: int, day: date, basis: str) -> tuple[list[int], dict, int]:
+    """Units without a build counted on `day` from their current versions."""
     versions, built = {}, {}
-    for chunk in _chunks(partitions):
+    for chunk in _chunks(units):
         versions.update(
             session.execute(
-                select(CountPartitionVersion.unit_id, CountPartitionVersion.version).where(
-                    CountPartitionVersion.unit_id.in_(chunk)
-                )
+                select(CountVersion.unit_id, CountVersion.version).where(CountVersion.unit_id.in_(chunk))
             ).all()
         )
         built.update(
-            (partition, (reference_day, partition_version, global_version))
-            for partition, reference_day, partition_version, global_version in session.execute(
+            (unit, (reference_day, unit_version, global_version))
+            for unit, reference_day, unit_version, global_version in session.execute(
                 select(
-                    CountBuild.partition_id,
-                    CountBuild.reference_day,
-                    CountBuild.partition_version,
-                    CountBuild.global_version,
-                ).where(CountBuild.partition_id.in_(chunk), CountBuild.year == year, CountBuild.basis == basis)
+                    CountBuild.unit_id, CountBuild.reference_day, CountBuild.unit_version, CountBuild.global_version
+                ).where(CountBuild.unit_id.in_(chunk), CountBuild.year == year, CountBuild.basis == basis)
             )
         )
     global_version = session.scalar(select(DataVersion.version).where(DataVersion.name == GLOBAL_VERSION)) or 0
-    stale = [p for p in partitions if built.get(p) != (day, versions.get(p, 0), global_version)]
+    stale = [unit for unit in units if built.get(unit) != (day, versions.get(unit, 0), global_version)]
     return stale, versions, global_version
 
 
-def build(session: Session, partitions: list[int], year: int, day: date, basis: str) -> int:
-    """Rebuild the partitions whose counts are missing or stale; returns how many were rebuilt.
+def build(session: Session, units: list[int], year: int, day: date, basis: str, territory=None) -> int | None:
+    """Rebuild the units whose counts are missing or stale and commit; returns how many were
+    rebuilt, or None when a concurrent write or build got in the way (nothing is changed then).
 
     Versions are read before counting: a write committed meanwhile leaves the build marked
-    older than the data, so it is rebuilt on the next read rather than trusted."""
-    stale, versions, global_version = _stale(session, partitions, year, day, basis)
+    older than the data, so it is rebuilt on the next read rather than trusted. `territory`, a
+    select of the same unit ids, spares a long IN list when every unit is rebuilt."""
+    stale, versions, global_version = _stale(session, units, year, day, basis)
     if not stale:
         return 0
+    leaves = territory if territory is not None and len(stale) == len(units) else None
+    try:
+        _write(session, stale, versions, global_version, year, day, basis, leaves)
+        session.commit()
+    except (IntegrityError, OperationalError):
+        # Another request built the same units, or a write moved them on, meanwhile.
+        session.rollback()
+        return None
+    return len(stale)
+
+
+def refresh(session: Session, units: set[int]) -> None:
+    """Inside a writing transaction: rebuild the touched units' counts that readers use (every
+    year and basis already built for them), so the first read after a write is a sum too. It
+    gives way to a reader building the same units at that moment; the bumped versions then
+    make the next read rebuild them."""
+    touched = sorted(units)
+    if not touched or len(touched) > REFRESH_LIMIT:
+        return  # a bulk change: readers rebuild lazily
+    built = session.execute(
+        select(CountBuild.year, CountBuild.basis).where(CountBuild.unit_id.in_(touched)).distinct()
+    ).all()
+    for year, basis in built:
+        day = counting.reference_day(year)
+        stale, versions, global_version = _stale(session, touched, year, day, basis)
+        if not stale:
+            continue
+        try:
+            with session.begin_nested():
+                _write(session, stale, versions, global_version, year, day, basis, None)
+        except (IntegrityError, OperationalError):
+            pass
+
+
+def _write(session, stale, versions, global_version, year: int, day: date, basis: str, leaves) -> None:
+    """Count the stale units and replace their rows and build records (no commit)."""
     anchor = session.get(AdministrativeUnit, stale[0])
-    leaves = _leaves_of(stale)
-    partition_of = dict(session.execute(leaf_partitions(leaves).where(UnitAncestor.ancestor_id.in_(stale))).all())
+    if leaves is None:
+        leaves = select(AdministrativeUnit.id).where(AdministrativeUnit.id.in_(stale))
     rows = []
     for title, segments in BUILT.items():
         for segment in segments:
             scope = counting.Scope(anchor, year, day, segment=segment or None, leaves=leaves)
-            for unit_id, numerator, denominator in counting.count_by_unit(
-                session, title, scope, registered_only=basis == "registered"
-            ):
-                if numerator or denominator:
-                    rows.append(
-                        {
-                            "partition_id": partition_of[unit_id],
-                            "year": year,
-                            "basis": basis,
-                            "unit_id": unit_id,
-                            "title": title.value,
-                            "segment": segment,
-                            "numerator": numerator,
-                            "denominator": denominator,
-                        }
-                    )
-    built_at = utcnow()
+            rows += [
+                {
+                    "unit_id": unit_id,
+                    "year": year,
+                    "basis": basis,
+                    "title": title.value,
+                    "segment": segment,
+                    "numerator": numerator,
+                    "denominator": denominator,
+                }
+                for unit_id, numerator, denominator in counting.count_by_unit(
+                    session, title, scope, registered_only=basis == "registered"
+                )
+                if numerator or denominator
+            ]
     for chunk in _chunks(stale):
-        session.execute(
-            delete(UnitCount).where(UnitCount.partition_id.in_(chunk), UnitCount.year == year, UnitCount.basis == basis)
-        )
-        session.execute(
-            delete(CountBuild).where(
-                CountBuild.partition_id.in_(chunk), CountBuild.year == year, CountBuild.basis == basis
-            )
-        )
+        for model in (UnitCount, CountBuild):
+            session.execute(delete(model).where(model.unit_id.in_(chunk), model.year == year, model.basis == basis))
     if rows:
         session.execute(insert(UnitCount), rows)
+    built_at = utcnow()
     session.execute(
         insert(CountBuild),
         [
             {
-                "partition_id": partition,
+                "unit_id": unit,
                 "year": year,
                 "basis": basis,
                 "reference_day": day,
-                "partition_version": versions.get(partition, 0),
+                "unit_version": versions.get(unit, 0),
                 "global_version": global_version,
                 "built_at": built_at,
             }
-            for partition in stale
+            for unit in stale
         ],
     )
-    try:
-        session.commit()
-    except IntegrityError:
-        # Another request built the same partitions at the same time; its rows serve.
-        session.rollback()
-    return len(stale)
 
 
 def _chunks(ids: list[int], size: int = 5000):
@@ -188,17 +168,31 @@ def _chunks(ids: list[int], size: int = 5000):
         yield ids[start : start + size]
 
 
+def _territory(unit: AdministrativeUnit):
+    """Every unit ever under `unit`, itself included: a residence recorded at a unit before or
+    after its time is still counted, as in the live count."""
+    return select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == unit.id)
+
+
+def build_under(session: Session, unit: AdministrativeUnit, year: int, day: date, basis: str) -> int | None:
+    """Bring every unit under `unit` up to date (e.g. a whole province, nightly)."""
+    territory = _territory(unit)
+    return build(session, list(session.scalars(territory)), year, day, basis, territory)
+
+
 def counts(
     session: Session, unit: AdministrativeUnit, year: int, day: date, basis: str, groups: set[str] = frozenset()
-) -> Counts:
+) -> Counts | None:
     """{(title, segment): (numerator, denominator)} for `unit`'s current territory, from the
     pre-built rows (rebuilt first where stale); unit groups from the whole-population rows of
-    the units in the group."""
-    partitions = partitions_of(session, unit)
-    build(session, partitions, year, day, basis)
-    where = [UnitCount.year == year, UnitCount.basis == basis, UnitCount.partition_id.in_(partitions)]
-    if unit.level == UnitLevel.VILLAGE:
-        where.append(UnitCount.unit_id == unit.id)
+    the units in the group. None when writes kept the rows from being brought up to date
+    twice running: the caller then counts live."""
+    attempts = 2
+    while build_under(session, unit, year, day, basis) is None:
+        attempts -= 1
+        if not attempts:
+            return None
+    where = [UnitCount.year == year, UnitCount.basis == basis, UnitCount.unit_id.in_(_territory(unit))]
     found: Counts = defaultdict(lambda: (0, 0))
     for title, segment, numerator, denominator in session.execute(
         select(UnitCount.title, UnitCount.segment, func.sum(UnitCount.numerator), func.sum(UnitCount.denominator))
@@ -221,17 +215,17 @@ def counts(
     return found
 
 
-def bump(session: Session, partitions: set[int]) -> None:
-    """Move the given partitions' versions on (in the caller's transaction)."""
-    if not partitions:
+def bump(session: Session, units: set[int]) -> None:
+    """Move the given units' versions on (in the caller's transaction)."""
+    if not units:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CountPartitionVersion)
+    statement = dialect.insert(CountVersion)
     statement = statement.on_conflict_do_update(
-        index_elements=[CountPartitionVersion.unit_id], set_={"version": CountPartitionVersion.version + 1}
+        index_elements=[CountVersion.unit_id], set_={"version": CountVersion.version + 1}
     )
-    # Sorted, so two writers touching the same partitions lock them in the same order.
-    session.execute(statement, [{"unit_id": partition, "version": 1} for partition in sorted(partitions)])
+    # Sorted, so two writers touching the same units lock them in the same order.
+    session.execute(statement, [{"unit_id": unit, "version": 1} for unit in sorted(units)])
 
 
 def bump_all(session: Session) -> None:
