@@ -11,12 +11,12 @@ from sqlalchemy.orm import aliased
 
 from app.assessments.models import Recognition
 from app.auth.models import Role
-from app.registry.models import HouseholdMember, OrganisationStaff, Person, Residence
+from app.registry.models import Clan, ClanHousehold, HouseholdMember, OrganisationStaff, Person, Residence
 from app.rules import TitleCode
 from app.stats import counting, summary
 from app.stats.models import CountBuild, CountVersion, DataVersion
 from app.stats.synthetic import generate
-from app.units.models import AdministrativeUnit
+from app.units.models import AdministrativeUnit, UnitAncestor
 from app.units.service import get_unit
 from tests.helpers import bearer, login
 
@@ -205,6 +205,42 @@ def test_every_kind_of_write_keeps_the_prebuilt_counts_exact(client, session, wo
     revoked.revoked_at = None
     session.commit()
     check(client, session, world, "step 9")
+
+    # A household whose adults live away from the clan's home joins a learning clan; then the
+    # clan loses its title.
+    clan, clan_home, clan_title = session.execute(
+        select(Clan.id, Clan.home_unit_id, Recognition.id)
+        .join(Recognition, (Recognition.subject_id == Clan.id) & (Recognition.title == "clan"))
+        .where(Recognition.revoked_at.is_(None))
+        .order_by(Clan.id)
+    ).first()
+    learning_clans = select(Recognition.subject_id).where(Recognition.title == "clan", Recognition.revoked_at.is_(None))
+    joining, old_clan = session.execute(
+        select(HouseholdMember.household_id, ClanHousehold.clan_id)
+        .join(ClanHousehold, ClanHousehold.household_id == HouseholdMember.household_id)
+        .join(Residence, Residence.person_id == HouseholdMember.person_id)
+        .join(Person, Person.id == HouseholdMember.person_id)
+        .where(
+            ClanHousehold.left_on.is_(None),
+            ClanHousehold.clan_id.not_in(learning_clans),
+            Residence.valid_to.is_(None),
+            Residence.unit_id.not_in(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == clan_home)),
+            Person.birth_date < date(YEAR - 20, 1, 1),
+            HouseholdMember.left_on.is_(None),
+            HouseholdMember.household_id.not_in(
+                select(Recognition.subject_id).where(Recognition.title == "family", Recognition.revoked_at.is_(None))
+            ),
+            Residence.unit_id.not_in(
+                select(Recognition.subject_id).where(Recognition.title == "community", Recognition.revoked_at.is_(None))
+            ),
+        )
+        .order_by(HouseholdMember.household_id)
+    ).first()
+    post(client, world, f"/clans/{old_clan}/households/{joining}/leave", {"left_on": SINCE})
+    post(client, world, f"/clans/{clan}/households", {"household_id": joining, "joined_on": SINCE})
+    check(client, session, world, "household joins a learning clan")
+    post(client, world, f"/recognitions/{clan_title}/revoke", {"reason": "Kiểm tra lại hồ sơ"})
+    check(client, session, world, "clan loses its title")
 
     # A birth date corrected so a person is no longer 15; a registration for the year.
     young = session.scalar(

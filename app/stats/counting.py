@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from app.assessments.models import Recognition
 from app.registry.models import (
     Clan,
+    ClanHousehold,
     HouseholdMember,
     Organisation,
     OrganisationStaff,
@@ -48,7 +49,7 @@ REGISTERED_PREFIX = "registered_"
 SEGMENT_DEFINITIONS: dict[str, tuple[str, str]] = {
     "adults_in_learning_families": (
         "adults_in_learning_families",
-        "Người từ 18 tuổi trở lên thuộc các hộ đạt Gia đình học tập",
+        "Người từ 18 tuổi trở lên trong gia đình, dòng họ, cộng đồng học tập",
     ),
     "staff_of_learning_units": (
         "staff_of_learning_units",
@@ -106,6 +107,11 @@ def _territory(scope: Scope):
 
 def _on(model, day: date):
     return and_(model.valid_from <= day, or_(model.valid_to.is_(None), model.valid_to > day))
+
+
+def _active(membership, day: date):
+    """A membership (household, clan, staff) current on `day`."""
+    return and_(membership.joined_on <= day, or_(membership.left_on.is_(None), membership.left_on > day))
 
 
 def _in_group(unit_column, group: str):
@@ -179,8 +185,7 @@ def population(title: TitleCode, scope: Scope) -> Select:
             query = query.where(
                 exists().where(
                     HouseholdMember.household_id == households.c.id,
-                    HouseholdMember.joined_on <= day,
-                    or_(HouseholdMember.left_on.is_(None), HouseholdMember.left_on > day),
+                    _active(HouseholdMember, day),
                     PersonSector.person_id == HouseholdMember.person_id,
                     PersonSector.sector == EDUCATION,
                 )
@@ -219,13 +224,9 @@ def _holding(title: TitleCode, year: int, day: date):
     )
 
 
-def holders(title: TitleCode, year: int, day: date) -> Select:
-    """Subjects holding the title for `year`: recognised for that period, or in force on `day`."""
-    return select(Recognition.subject_id).where(_holding(title, year, day))
-
-
 def holds(subject_id, title: TitleCode, year: int, day: date):
-    """Correlated form of `holders`: one index probe per subject on (title, subject_id)."""
+    """Whether the subject holds the title for `year`: recognised for that period, or in force
+    on `day`; one index probe per subject on (title, subject_id)."""
     return exists().where(Recognition.subject_id == subject_id, _holding(title, year, day))
 
 
@@ -261,24 +262,30 @@ def counted(title: TitleCode, scope: Scope, registered_only: bool = False) -> tu
 
 
 def _learning_members(scope: Scope) -> Select:
-    """Công dân học tập's QĐ 677 populations: (a) adults (18+) living in the territory who
-    belong to a household holding Gia đình học tập; (b) staff of organisations in the territory
-    holding Đơn vị học tập."""
-    day = scope.reference_day
-    place = Scope(scope.unit, scope.year, day, leaves=scope.leaves)
+    """Công dân học tập's QĐ 677 populations: (a) adults (18+) living in the territory in a
+    learning family, clan or community: a member of a household holding Gia đình học tập, or of
+    a household belonging to a clan holding Dòng họ học tập, or living in a village holding
+    Cộng đồng học tập; (b) staff of organisations in the territory holding Đơn vị học tập."""
+    day, year = scope.reference_day, scope.year
+    place = Scope(scope.unit, year, day, leaves=scope.leaves)
     if scope.segment == "adults_in_learning_families":
         people = _resident_ids("person", place).subquery()
         adult = date(day.year - 18, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
+        member = and_(HouseholdMember.person_id == people.c.id, _active(HouseholdMember, day))
         return (
             select(people.c.id, people.c.unit_id, people.c.id.label("holder"))
             .join(Person, Person.id == people.c.id)
             .where(
                 Person.birth_date <= adult,
-                exists().where(
-                    HouseholdMember.person_id == people.c.id,
-                    HouseholdMember.household_id.in_(holders(TitleCode.FAMILY, scope.year, day)),
-                    HouseholdMember.joined_on <= day,
-                    or_(HouseholdMember.left_on.is_(None), HouseholdMember.left_on > day),
+                or_(
+                    exists().where(member, holds(HouseholdMember.household_id, TitleCode.FAMILY, year, day)),
+                    exists().where(
+                        member,
+                        ClanHousehold.household_id == HouseholdMember.household_id,
+                        _active(ClanHousehold, day),
+                        holds(ClanHousehold.clan_id, TitleCode.CLAN, year, day),
+                    ),
+                    holds(people.c.unit_id, TitleCode.COMMUNITY, year, day),
                 ),
             )
         )
@@ -287,9 +294,8 @@ def _learning_members(scope: Scope) -> Select:
         select(OrganisationStaff.id, organisations.c.unit_id, OrganisationStaff.person_id.label("holder"))
         .join(organisations, organisations.c.id == OrganisationStaff.organisation_id)
         .where(
-            OrganisationStaff.organisation_id.in_(holders(TitleCode.UNIT, scope.year, day)),
-            OrganisationStaff.joined_on <= day,
-            or_(OrganisationStaff.left_on.is_(None), OrganisationStaff.left_on > day),
+            holds(OrganisationStaff.organisation_id, TitleCode.UNIT, year, day),
+            _active(OrganisationStaff, day),
         )
     )
 

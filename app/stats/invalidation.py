@@ -15,7 +15,10 @@ What each change can move, and so what it touches:
 - a household (membership, recognition, registration): where it and its members live (adults
   in learning families);
 - an organisation (sector, staff, recognition, registration): where it is based;
-- a clan: its home commune (before and after); a village or commune's own title: that unit.
+- a clan (title, households): its home commune (before and after) and where the adults of its
+  households live (adults in learning clans);
+- a village's or commune's own title: that unit (its residents are adults in a learning
+  community while it holds the title).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session
 from app.assessments.models import Recognition
 from app.registry.models import (
     Clan,
+    ClanHousehold,
     Household,
     HouseholdMember,
     Organisation,
@@ -99,6 +103,9 @@ def note(touched: Touched, entity) -> None:
         case Clan():
             touched.clans.add(entity.id)
             touched.units |= _values(entity, "home_unit_id")
+        case ClanHousehold():
+            touched.clans |= _values(entity, "clan_id")
+            touched.households |= _values(entity, "household_id")
         case Recognition() | Registration():
             for title in _values(entity, "title"):
                 for subject in _values(entity, "subject_id"):
@@ -136,7 +143,13 @@ def units_touched(session: Session, touched: Touched) -> set[int]:
     if conditions:
         units |= set(session.scalars(select(living).where(or_(*conditions)).distinct()))
     if touched.clans:
-        units |= set(session.scalars(select(Clan.home_unit_id).where(Clan.id.in_(sorted(touched.clans)))))
+        clans = sorted(touched.clans)
+        units |= set(session.scalars(select(Clan.home_unit_id).where(Clan.id.in_(clans))))
+        # Adults of the clan's households belong to a learning clan while it holds the title.
+        clan_members = select(HouseholdMember.person_id).where(
+            HouseholdMember.household_id.in_(select(ClanHousehold.household_id).where(ClanHousehold.clan_id.in_(clans)))
+        )
+        units |= set(session.scalars(select(Residence.unit_id).where(Residence.person_id.in_(clan_members)).distinct()))
     return units
 
 
