@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from app.config import get_settings
 
@@ -39,7 +42,8 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app itself, and only from HOCTAP_TRUSTED_PROXIES.
+        proxy_headers=False,
         server_header=False,
         log_config=None,
     )
@@ -65,12 +69,8 @@ def seed(ctx: typer.Context) -> None:
         return
     from app.seeding import load_builtin_seed
 
-    engine, session = _session()
-    try:
+    with _cli_session() as session:
         report = load_builtin_seed(session)
-    finally:
-        session.close()
-        engine.dispose()
     for line in report:
         typer.echo(line)
 
@@ -88,12 +88,8 @@ def seed_synthetic(
 
     if get_settings().is_production:
         _fail("Refusing to add synthetic data in production.")
-    engine, session = _session()
-    try:
+    with _cli_session() as session:
         typer.echo(generate(session, province, people, year, random_seed))
-    finally:
-        session.close()
-        engine.dispose()
 
 
 @users_cli.command("create")
@@ -113,7 +109,6 @@ def users_create(
     from app.auth.passwords import Passwords
     from app.auth.schemas import UserCreate
     from app.auth.service import create_user
-    from app.database import create_db_engine, create_session_factory
     from app.exceptions import Problem
 
     if password_stdin:
@@ -125,24 +120,36 @@ def users_create(
     except ValidationError as error:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
         return
-    settings = get_settings()
-    engine = create_db_engine(settings.sqlalchemy_url)
     try:
-        with create_session_factory(engine)() as session:
-            user = create_user(session, Passwords(settings), data)
-            typer.echo(f"Created {user.role} account '{user.username}' (id {user.id}).")
+        with _cli_session() as session:
+            user = create_user(session, Passwords(get_settings()), data)
+        typer.echo(f"Created {user.role} account '{user.username}' (id {user.id}).")
     except Problem as problem:
         details = "; ".join(e.message for e in problem.errors or []) or problem.detail
         _fail(f"{problem.title}: {details}")
+
+
+@contextmanager
+def _cli_session() -> Iterator[Session]:
+    """A session for one CLI command, which owns its transaction: committed when the command
+    finishes, rolled back if it fails. Loads are not bounded by the request time limit."""
+    from app import clock
+    from app.database import create_db_engine
+    from app.wiring import session_factory
+
+    settings = get_settings()
+    clock.configure(settings.timezone)
+    engine = create_db_engine(settings.sqlalchemy_url)
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     finally:
+        session.close()
         engine.dispose()
-
-
-def _session():
-    from app.database import create_db_engine, create_session_factory
-
-    engine = create_db_engine(get_settings().sqlalchemy_url)
-    return engine, create_session_factory(engine)()
 
 
 def _criteria_paths(paths: list[Path] | None) -> list[Path]:
@@ -185,23 +192,18 @@ def criteria_publish(
     from app.exceptions import Problem
     from app.rules import InvalidCriteria
 
-    engine, session = _session()
     failures = 0
-    try:
-        for path in _criteria_paths(paths):
-            try:
+    for path in _criteria_paths(paths):
+        try:
+            with _cli_session() as session:  # each file published, or refused, on its own
                 typer.echo(publish_file(session, path))
-            except InvalidCriteria as invalid:
-                failures += 1
-                for issue in invalid.issues:
-                    typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
-            except Problem as problem:
-                session.rollback()
-                failures += 1
-                typer.echo(f"{path}: {problem.detail}", err=True)
-    finally:
-        session.close()
-        engine.dispose()
+        except InvalidCriteria as invalid:
+            failures += 1
+            for issue in invalid.issues:
+                typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
+        except Problem as problem:
+            failures += 1
+            typer.echo(f"{path}: {problem.detail}", err=True)
     if failures:
         raise typer.Exit(code=1)
 
@@ -209,17 +211,11 @@ def criteria_publish(
 @criteria_cli.command("list")
 def criteria_list() -> None:
     """List stored versions."""
-    from app.auth.models import Role
-    from app.auth.principal import Principal
+    from app.auth.principal import SYSTEM
     from app.criteria.service import list_versions
 
-    engine, session = _session()
-    admin = Principal(id=0, username="cli", role=Role.ADMIN, unit_ids=frozenset())
-    try:
-        items, _ = list_versions(session, admin, title=None, state=None, limit=1000, offset=0)
-    finally:
-        session.close()
-        engine.dispose()
+    with _cli_session() as session:
+        items, _ = list_versions(session, SYSTEM, title=None, state=None, limit=1000, offset=0)
     for item in items:
         until = item.effective_to.isoformat() if item.effective_to else "…"
         flag = "  provisional" if item.provisional else ""
@@ -237,29 +233,26 @@ def criteria_diff(
     """Field-by-field differences between two versions."""
     import json
 
-    from app.auth.models import Role
-    from app.auth.principal import Principal
+    from app.auth.principal import SYSTEM
     from app.criteria.service import get_version, model_of
     from app.exceptions import Problem
     from app.rules import InvalidCriteria, diff_versions, load_file
 
-    engine, session = _session()
-    admin = Principal(id=0, username="cli", role=Role.ADMIN, unit_ids=frozenset())
-
-    def resolve(ref: str):
+    def resolve(session, ref: str):
         if ref.endswith((".yaml", ".yml", ".json")) or Path(ref).is_file():
             return load_file(Path(ref))
         title, _, version = ref.partition("/")
-        return model_of(get_version(session, title, version, admin))
+        return model_of(get_version(session, title, version, SYSTEM))
 
     try:
-        changes = diff_versions(resolve(old), resolve(new))
-    except (Problem, InvalidCriteria) as error:
+        with _cli_session() as session:
+            changes = diff_versions(resolve(session, old), resolve(session, new))
+    except Problem as problem:
+        _fail(problem.detail)
+        return
+    except InvalidCriteria as error:
         _fail(str(error))
         return
-    finally:
-        session.close()
-        engine.dispose()
     for change in changes:
         old_text, new_text = (json.dumps(value, ensure_ascii=False) for value in (change.old, change.new))
         shown = {"added": new_text, "removed": old_text}.get(change.change, f"{old_text} → {new_text}")
@@ -294,12 +287,8 @@ def privacy_key_status() -> None:
     """How many national-ID digests each key version holds (rotation progress)."""
     from app.privacy.service import key_status
 
-    engine, session = _session()
-    try:
+    with _cli_session() as session:
         counts = key_status(session)
-    finally:
-        session.close()
-        engine.dispose()
     current = get_settings().national_id_key_version
     for version, count in sorted(counts.items(), key=lambda item: item[0] or 0):
         marker = " (current)" if version == current else ""
@@ -311,12 +300,8 @@ def privacy_purge() -> None:
     """Delete access-log entries and rate-limit counters past their retention."""
     from app.privacy.service import purge
 
-    engine, session = _session()
-    try:
+    with _cli_session() as session:
         removed = purge(session, get_settings().access_log_retention_days)
-    finally:
-        session.close()
-        engine.dispose()
     typer.echo(", ".join(f"{name}: {count} removed" for name, count in removed.items()))
 
 
@@ -333,10 +318,9 @@ def stats_build(
     """Pre-build the progress counts of whole provinces, e.g. nightly just after midnight (the
     current year is counted on today's date, so its counts are rebuilt once a day). Reads build
     what is missing anyway; this only moves the work off the first reader."""
-    from datetime import date
-
     from sqlalchemy import select
 
+    from app import clock
     from app.exceptions import Problem
     from app.stats import counting, summary
     from app.units.models import AdministrativeUnit, UnitLevel
@@ -344,10 +328,9 @@ def stats_build(
 
     if basis not in ("all", "registered"):
         _fail("basis: all hoặc registered")
-    year = year or date.today().year
-    day = counting.reference_day(year)
-    engine, session = _session()
-    try:
+    with _cli_session() as session:
+        year = year or clock.today().year  # the year in Vietnam, whatever the server's zone
+        day = counting.reference_day(year)
         if province:
             try:
                 units = [get_unit(session, code, day) for code in province]
@@ -368,10 +351,13 @@ def stats_build(
                 typer.echo(f"{unit.code} {unit.name}: interrupted by concurrent writes; run again.", err=True)
                 continue
             typer.echo(f"{unit.code} {unit.name}: {rebuilt} units rebuilt for {year} ({basis}, counted on {day}).")
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def main() -> None:
-    cli()
+    from app.config import ConfigurationError
+
+    try:
+        cli()
+    except ConfigurationError as error:  # names the variables, never their values
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None

@@ -6,12 +6,16 @@ forgotten variable on a production host is a crash at boot, not a forgeable toke
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.clock import DEFAULT_TIMEZONE
 
 DEVELOPMENT_SECRET = "hoctap-development-secret-do-not-use-in-production"  # noqa: S105
 DEVELOPMENT_NATIONAL_ID_KEY = "hoctap-development-national-id-key-not-for-real-data"
@@ -28,6 +32,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     sqlite_path: Path = Path("var/hoctap.sqlite3")
     database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Calendar: "today" is the date in this zone (app/clock.py); timestamps are stored in UTC.
+    timezone: str = DEFAULT_TIMEZONE
+    # Each statement of a request may run this long (PostgreSQL statement_timeout; on SQLite a
+    # bound on the request's connection); the CLI's loads and builds are not bounded.
+    statement_timeout_seconds: float = Field(default=20.0, ge=0.1, le=3600)
 
     # Serving.
     host: str = "127.0.0.1"
@@ -64,8 +74,20 @@ class Settings(BaseSettings):
     # Abuse limits (requests per window). The public title check is counted per client address
     # and per national ID; logins per account and address.
     title_check_per_address_per_minute: int = Field(default=10, ge=1, le=10_000)
-    title_check_per_id_per_hour: int = Field(default=20, ge=1, le=10_000)
+    title_check_per_address_per_day: int = Field(default=200, ge=1, le=1_000_000)
+    # Checks of one national ID from one network (IPv4 address or IPv6 /64) per day: bounds
+    # guessing of the birth date without letting a stranger elsewhere lock the owner out.
+    title_check_per_id_per_network_per_day: int = Field(default=5, ge=1, le=10_000)
+    # Failed logins per account and address; successful ones are not counted.
     login_attempts_per_15_minutes: int = Field(default=10, ge=1, le=10_000)
+    # Answers that a national ID is already registered elsewhere, per account and hour.
+    duplicate_id_answers_per_hour: int = Field(default=20, ge=1, le=10_000)
+    # Where rate-limit counters live: `memory://` (one process) or `redis://host:6379/0`, shared
+    # by every worker and machine (the `limits` library's storage URLs).
+    rate_limit_storage_url: str = "memory://"
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (IPs or networks); none by
+    # default, so a client cannot choose the address its limits are counted under.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Largest request body accepted, in bytes (uploads have their own, smaller limits).
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
     # Origins allowed to call the API from a browser (ward portals); empty: no CORS.
@@ -83,6 +105,25 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError("each trusted proxy is an IP address or network") from None
+        return value
 
     @property
     def is_production(self) -> bool:
@@ -134,7 +175,28 @@ class Settings(BaseSettings):
         return self
 
 
+class ConfigurationError(RuntimeError):
+    """Settings that cannot be used. Its message names the variables and what is wrong with
+    them, never a value: a refused secret must not appear, whole or in part, in a log."""
+
+
+def settings_problems(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        name = "HOCTAP_" + "_".join(str(part) for part in item["loc"]).upper() if item["loc"] else "settings"
+        lines.append(f"{name}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines)
+
+
+def load_settings(**values) -> Settings:
+    """Settings from the environment (and `values`), or a ConfigurationError without values."""
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigurationError("invalid configuration: " + settings_problems(error)) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """Settings of the running process (the CLI and the ASGI factory use this)."""
-    return Settings()
+    return load_settings()

@@ -1,4 +1,4 @@
-"""Database engine, declarative base and the request-scoped session.
+"""Database engine, declarative base, the request-scoped session and bounds on database work.
 
 One code path serves SQLite (embedded default) and PostgreSQL (production). SQLite gets WAL,
 foreign keys and a busy timeout on every connection, because its defaults (no FK enforcement,
@@ -7,15 +7,23 @@ rollback journal) would let bad writes through and block readers during writes.
 
 from __future__ import annotations
 
+import math
+import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app import clock
 
 # Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -46,64 +54,178 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar = {datetime: UTCDateTime()}
 
 
 class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
+# --- bounded database work -------------------------------------------------------------------
+# A request's queries run under a time limit, and are cancelled when the client goes away, so
+# one slow or abandoned request cannot hold a connection and a CPU for minutes. The connections
+# a request checks out are noted in a request-scoped list (a context variable, which follows the
+# request into the thread pool) so that the request's watcher can cancel them.
+_request_connections: ContextVar[list | None] = ContextVar("request_connections", default=None)
+
+
+class RequestConnections:
+    """The DBAPI connections in use by one request, to be cancelled if its client leaves."""
+
+    def __init__(self) -> None:
+        self._items: list = []
+        self.cancelled = False
+
+    def __enter__(self) -> RequestConnections:
+        self._token = _request_connections.set(self._items)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        _request_connections.reset(self._token)
+
+    def cancel(self) -> None:
+        """Stop whatever the request's connections are running (thread-safe on both drivers)."""
+        self.cancelled = True
+        for dbapi_connection in list(self._items):
+            with suppress(Exception):  # a connection that just finished or closed
+                if hasattr(dbapi_connection, "interrupt"):  # sqlite3
+                    dbapi_connection.interrupt()
+                else:  # psycopg 3
+                    dbapi_connection.cancel_safe(timeout=2.0)
+
+
+def _note_checkout(dbapi_connection, record, _proxy, timeout_seconds: float | None) -> None:
+    items = _request_connections.get()
+    if items is not None:
+        items.append(dbapi_connection)
+        record.info["request_items"] = items
+    if timeout_seconds is not None:
+        record.info["deadline"] = time.monotonic() + timeout_seconds
+
+
+def _note_checkin(dbapi_connection, record) -> None:
+    items = record.info.pop("request_items", None)
+    if items is not None:
+        with suppress(ValueError):
+            items.remove(dbapi_connection)
+    record.info.pop("deadline", None)
+
+
+def _configure_sqlite(dbapi_connection, record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # SQLite has no statement timeout: a progress handler ends the work past the deadline of
+    # the current checkout (the connection's "statement_timeout").
+    info = record.info
+
+    def past_deadline() -> int:
+        return int(time.monotonic() > info.get("deadline", math.inf))
+
+    dbapi_connection.set_progress_handler(past_deadline, 20_000)
 
 
-def create_db_engine(url: str, pool_size: int = 10) -> Engine:
-    """Engine for `url`; creates the SQLite file's folder when needed."""
+def create_db_engine(url: str, pool_size: int = 10, *, statement_timeout_seconds: float | None = None) -> Engine:
+    """Engine for `url`; creates the SQLite file's folder when needed.
+
+    Bound parameters never appear in SQLAlchemy's error messages (`hide_parameters`): an error
+    about an INSERT into `people` would otherwise carry a name, a birth date and a digest into
+    any log that prints it. `statement_timeout_seconds` bounds each statement (PostgreSQL) or
+    each checkout (SQLite) of the service's own requests; the CLI's loads run unbounded."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
-        return engine
-    # JIT compilation costs PostgreSQL 25–50 ms on the counting queries, more than it saves on
-    # queries that each touch a few thousand rows by index (measured on the benchmark).
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args={"options": "-c jit=off"},
+    else:
+        # JIT compilation costs PostgreSQL 25–50 ms on the counting queries, more than it saves
+        # on queries that each touch a few thousand rows by index (measured on the benchmark).
+        options = "-c jit=off"
+        if statement_timeout_seconds is not None:
+            options += f" -c statement_timeout={int(statement_timeout_seconds * 1000)}"
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={"options": options},
+        )
+        statement_timeout_seconds = None  # the server enforces it
+    event.listen(
+        engine,
+        "checkout",
+        lambda dbapi, record, proxy: _note_checkout(dbapi, record, proxy, statement_timeout_seconds),
     )
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+def is_cancelled_query(error: BaseException) -> bool:
+    """A statement stopped by the time limit or by a cancel (not a bug in the query)."""
+    if not isinstance(error, OperationalError):
+        return False
+    orig = error.orig
+    if orig is not None and type(orig).__name__ == "QueryCanceled":  # psycopg
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "interrupted" in str(orig)
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
-    # Every session the app makes keeps the pre-built statistics in step with its writes.
-    from app.stats.invalidation import install
-
-    install()
+    """Sessions for `engine`. Work that follows a write (the statistics hooks) is installed on
+    the factory by whoever makes it (`app.wiring`), never here."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; services commit, anything uncommitted is rolled back."""
+    """The request owns the transaction: services only flush; this commits when the route
+    returns and rolls back on any error, before the response is sent. A write that must
+    survive the request's failure uses its own short session (`separate_session`)."""
     session: Session = request.app.state.session_factory()
     try:
         yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     finally:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    return request.app.state.session_factory
+
+
+SessionFactoryDep = Annotated[sessionmaker[Session], Depends(get_session_factory)]
+
+
+def analyze(session: Session) -> None:
+    """Refresh the planner's statistics after a bulk load (PostgreSQL's ANALYZE; on SQLite it
+    fills sqlite_stat1). Run after the load has committed."""
+    session.execute(text("ANALYZE"))
+    session.commit()
+
+
+@contextmanager
+def separate_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A short transaction of its own, committed at once (e.g. an access-log row that must be
+    kept even though the request answers with an error)."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

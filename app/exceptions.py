@@ -15,8 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.database import is_cancelled_query
 from app.logs import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -149,25 +151,31 @@ def _field_message(error: dict[str, Any]) -> str:
         return _GENERIC_FIELD_MESSAGE
 
 
+def _field_error(error: dict[str, Any]) -> FieldError:
+    location = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "json_invalid":
+        # The framework puts the character position where a field name belongs ("body.1"):
+        # the field is the body itself, the position goes into the message.
+        position = location[1] if len(location) > 1 else None
+        where = f" (lỗi ở ký tự thứ {position})" if position is not None else ""
+        return FieldError(field="body", code="json_invalid", message=f"Nội dung không phải JSON hợp lệ{where}.")
+    return FieldError(
+        field=".".join(location) or "body", code=str(error.get("type", "invalid")), message=_field_message(error)
+    )
+
+
 def field_errors(raw_errors: list[dict[str, Any]]) -> list[FieldError]:
-    return [
-        FieldError(
-            field=".".join(str(part) for part in error.get("loc", ())) or "body",
-            code=str(error.get("type", "invalid")),
-            message=_field_message(error),
-        )
-        for error in raw_errors
-    ]
+    return [_field_error(error) for error in raw_errors]
 
 
-def problem_response(request: Request | None, problem: Problem) -> JSONResponse:
+def problem_response(request: Request | None, problem: Problem, *, instance: str | None = None) -> JSONResponse:
     body = ProblemDetail(
         type=PROBLEM_TYPE_BASE + problem.code,
         title=problem.title,
         status=problem.status,
         detail=problem.detail,
         code=problem.code,
-        instance=request.url.path if request is not None else None,
+        instance=request.url.path if request is not None else instance,
         request_id=current_request_id(),
         errors=problem.errors,
     )
@@ -247,8 +255,26 @@ def _flatten(routes):
             yield route
 
 
+async def _handle_operational(request: Request, exc: OperationalError) -> JSONResponse:
+    """A query stopped by the statement time limit, or cancelled because the client left, is
+    an answer (503), not a crash; any other database failure stays a 500."""
+    if not is_cancelled_query(exc):
+        raise exc
+    return problem_response(
+        request,
+        Problem(
+            503,
+            "query_timeout",
+            "Yêu cầu xử lý quá lâu",
+            "Yêu cầu cần quá nhiều thời gian để xử lý và đã được dừng. Vui lòng thu hẹp phạm vi hoặc thử lại sau.",
+            headers={"Retry-After": "30"},
+        ),
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _handle_operational)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _handle_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
 

@@ -1,7 +1,10 @@
 """Structured JSON logs and the request id carried by every response.
 
 The access log records method, route path, status and duration only: never query strings,
-bodies or headers, because those can hold national IDs, passwords and tokens.
+bodies or headers, because those can hold national IDs, passwords and tokens. Exceptions are
+logged as their type and stack frames (file, line, function) only, never their message: the
+message of a database error carries the statement and may carry its values, and any library
+may put request values into its exception text.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from contextvars import ContextVar
+from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +41,27 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+def _safe_exception(exc_info) -> dict[str, str]:
+    kind, _value, tb = exc_info
+    frames = traceback.extract_tb(tb)[-12:] if tb is not None else []
+    stack = " < ".join(f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+    return {"error_type": getattr(kind, "__name__", "Exception"), "error_stack": stack}
+
+
+_default_record_factory = logging.getLogRecordFactory()
+
+
+def _record_without_exception_text(*args, **kwargs) -> logging.LogRecord:
+    """Every record of the process: an exception becomes its type and frames, no message."""
+    record = _default_record_factory(*args, **kwargs)
+    if record.exc_info and record.exc_info[0] is not None:
+        for key, value in _safe_exception(record.exc_info).items():
+            setattr(record, key, value)
+    record.exc_info = None
+    record.exc_text = None
+    return record
+
+
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if as_json:
@@ -51,6 +77,7 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(_RequestIdFilter())
+    logging.setLogRecordFactory(_record_without_exception_text)
     handler._hoctap = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     # Replace only our own handler: others (a test run's log capture, a host's) stay.
@@ -114,7 +141,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            error_logger.exception("unhandled error", extra={"path": scope.get("path")})
+            error_logger.error("unhandled error", extra={"path": scope.get("path"), **_safe_exception(sys.exc_info())})
             if not response_started:
                 body = _INTERNAL_ERROR_BODY[:-1] + f', "request_id": "{request_id}"}}'
                 await send_with_id(

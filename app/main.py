@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
+from app import clock
 from app.assessments.router import router as assessments_router
 from app.assessments.router import status_router, title_check_router
 from app.audit.router import router as audit_router
@@ -21,17 +22,20 @@ from app.auth.router import users_router
 from app.auth.tokens import TokenService
 from app.config import Settings, get_settings
 from app.criteria.router import router as criteria_router
-from app.database import create_db_engine, create_session_factory
+from app.database import create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
 from app.logs import RequestContextMiddleware, configure_logging
 from app.privacy.router import router as privacy_router
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
-from app.security.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.security.client import ClientAddressMiddleware
+from app.security.middleware import InputGuardMiddleware, SecurityHeadersMiddleware
+from app.security.ratelimit import RateLimiter
 from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
+from app.wiring import session_factory
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -46,7 +50,12 @@ Danh sách trả về `{"items": [...], "total": N}`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    engine = create_db_engine(settings.sqlalchemy_url, settings.database_pool_size)
+    clock.configure(settings.timezone)
+    engine = create_db_engine(
+        settings.sqlalchemy_url,
+        settings.database_pool_size,
+        statement_timeout_seconds=settings.statement_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -65,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = create_session_factory(engine)
+    app.state.session_factory = session_factory(engine)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_url)
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)
     app.state.national_ids = NationalIds(settings)
@@ -83,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
 

@@ -18,7 +18,6 @@ from app.registry.models import (
     Registration,
     Residence,
 )
-from app.security.models import RateLimitWindow
 from app.stats.models import (
     CountBuild,
     CountVersion,
@@ -51,7 +50,6 @@ __all__ = [
     "Person",
     "PersonAccessEvent",
     "PersonSector",
-    "RateLimitWindow",
     "Recognition",
     "RefreshToken",
     "Registration",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from app.criteria.service import publish_shipped
+from app.database import analyze
 from app.stats.service import load_targets
 from app.units.seed import load_units
 
@@ -21,4 +22,9 @@ LOADERS: list[SeedLoader] = [load_units, publish_shipped, load_targets]
 
 
 def load_builtin_seed(session: Session) -> list[str]:
-    return [loader(session) for loader in LOADERS]
+    """Load, commit (a load owns its transaction, as a request does), then give the planner
+    statistics of what was loaded."""
+    report = [loader(session) for loader in LOADERS]
+    session.commit()
+    analyze(session)
+    return report

@@ -20,3 +20,17 @@ def plain(text: str) -> str:
 def clean_name(text: str) -> str:
     """A name as stored: NFC, single spaces, trimmed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+
+# Control characters (C0 but tab, line feed and carriage return; DEL; C1) and lone surrogates:
+# no field has a use for them, PostgreSQL refuses NUL in text, and a surrogate cannot be stored
+# as UTF-8. Text may hold line breaks and tabs; a single-line value (a name, a code, a query
+# parameter) may not.
+FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+FORBIDDEN_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def forbidden_character(text: str, *, single_line: bool = False) -> str | None:
+    """The first character no input may carry, as `U+XXXX`, or None."""
+    match = (FORBIDDEN_IN_LINE if single_line else FORBIDDEN_IN_TEXT).search(text)
+    return f"U+{ord(match.group()):04X}" if match else None

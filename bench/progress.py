@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app import clock
 from app.config import Settings
 from app.database import create_db_engine, create_session_factory
 from app.main import create_app
@@ -209,7 +210,7 @@ def main() -> None:
     with engine.begin() as connection:
         connection.execute(text("TRUNCATE unit_counts, count_builds"))
     with create_session_factory(engine)() as session:
-        province = get_unit(session, args.province, date.today())
+        province = get_unit(session, args.province, clock.today())
         t0 = time.perf_counter()
         rebuilt = summary.build_under(session, province, YEAR, counting.reference_day(YEAR), "all")
         nightly = time.perf_counter() - t0
@@ -238,7 +239,7 @@ def main() -> None:
     )
     print(f"nightly build of the province: {nightly:.1f} s for {rebuilt} units", flush=True)
 
-    day = min(date(YEAR, 12, 31), date.today())
+    day = min(date(YEAR, 12, 31), clock.today())
     params = {"year": YEAR, "day": day, "fifteen": date(day.year - 15, day.month, min(day.day, 28))}
     recounts = []
     with engine.connect() as connection:

@@ -27,12 +27,13 @@ from app.auth.service import create_user
 from app.config import Settings
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.criteria.service import shipped_files
-from app.database import Base, create_db_engine, create_session_factory
+from app.database import Base, create_db_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.seeding import load_builtin_seed
 from app.stats.models import DataVersion, Target
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
+from app.wiring import session_factory
 from tests.helpers import DEFAULT_PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")
@@ -92,7 +93,7 @@ def database_url(database_factory) -> Iterator[str]:
     with database_factory() as url:
         upgrade(url)
         engine = create_db_engine(url)
-        with create_session_factory(engine)() as session:
+        with session_factory(engine)() as session:
             load_builtin_seed(session)
         engine.dispose()
         yield url
@@ -127,7 +128,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    with create_session_factory(engine)() as session:
+    """A session for setting up or checking data directly; the test commits what it writes."""
+    with session_factory(engine)() as session:
         yield session
 
 
@@ -135,6 +137,8 @@ def session(engine: Engine) -> Iterator[Session]:
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test leaves empty tables behind (only when it uses the shared database)."""
     engine: Engine | None = request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").state.rate_limiter.reset()  # limits count per test, as tables do
     yield
     if engine is None:
         return
@@ -181,7 +185,10 @@ def _free_port() -> int:
 def serve(app) -> Iterator[str]:
     """Run `app` under uvicorn on a loopback port in a thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+    # As `hoctap serve`: the app itself decides whose X-Forwarded-For to believe.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -234,6 +241,8 @@ def make_user(session: Session, passwords: Passwords) -> UserFactory:
             role=role,
             unit_codes=unit_codes or [],
         )
-        return create_user(session, passwords, data)
+        user = create_user(session, passwords, data)
+        session.commit()
+        return user
 
     return make

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from app import clock
+
 DEFAULT_PASSWORD = "mat-khau-thu-nghiem-1"
 
 
@@ -28,3 +30,8 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
     assert body["title"] and body["detail"]
     assert "Traceback" not in response.text
     return body
+
+
+def today() -> str:
+    """Today in Vietnam (the service's "today"), as the API writes dates."""
+    return clock.today().isoformat()

@@ -84,7 +84,9 @@ def test_protected_endpoint_without_token_is_401(client):
 def test_expired_token_is_401(client, make_user, app, settings):
     user = make_user("admin1")
     service: TokenService = app.state.tokens
-    token, _ = service.issue_access_token(user.id, user.role, now=datetime.now(UTC) - timedelta(hours=1))
+    token, _ = service.issue_access_token(
+        user.id, user.role, user.credential_version, now=datetime.now(UTC) - timedelta(hours=1)
+    )
     assert_problem(client.get(ME, headers=bearer(token)), 401, "token_expired")
 
 

@@ -9,10 +9,12 @@ import uuid
 import httpx
 import pytest
 
+from app import clock
+from app.assessments.service import add_months
 from app.auth.models import Role
 from app.main import create_app
 from tests.conftest import make_settings, serve
-from tests.helpers import DEFAULT_PASSWORD, assert_problem, bearer, login
+from tests.helpers import DEFAULT_PASSWORD, assert_problem, bearer, login, today
 
 API = "/api/v1"
 CCCD = "001090011223"
@@ -62,7 +64,7 @@ def recognised_citizen(client, make_user):
         json={
             "commune_code": "00367",
             "number": "20/QĐ-UBND",
-            "decided_on": "2026-01-20",
+            "decided_on": today(),
             "signer": "Chủ tịch",
             "title": "citizen",
             "period": 2025,
@@ -81,7 +83,9 @@ def test_title_check_shows_only_titles_years_and_states(client, recognised_citiz
     response = check(client)
     assert response.status_code == 200
     assert response.json() == {
-        "items": [{"title": "citizen", "year": 2025, "state": "active", "valid_until": "2027-01-20"}],
+        "items": [
+            {"title": "citizen", "year": 2025, "state": "active", "valid_until": str(add_months(clock.today(), 12))}
+        ],
         "total": 1,
     }
     assert "Trương" not in response.text and "00367" not in response.text
@@ -99,7 +103,12 @@ def test_unknown_id_and_wrong_birth_date_are_indistinguishable(client, recognise
 def test_title_check_timing_does_not_separate_the_two_cases(database_url):
     """Both failure paths run the same queries; their medians stay close."""
     app = create_app(
-        make_settings(database_url, title_check_per_address_per_minute=10_000, title_check_per_id_per_hour=10_000)
+        make_settings(
+            database_url,
+            title_check_per_address_per_minute=10_000,
+            title_check_per_address_per_day=10_000,
+            title_check_per_id_per_network_per_day=10_000,
+        )
     )
     with serve(app) as base, httpx.Client(base_url=base) as client:
         unknown, wrong = [], []

@@ -202,7 +202,7 @@ def test_every_kind_of_write_keeps_the_prebuilt_counts_exact(client, session, wo
     # A revoked recognition is restored (an ORM write outside the API is tracked the same way).
     session.rollback()
     revoked = session.scalar(select(Recognition).where(Recognition.revoked_at.is_not(None)).order_by(Recognition.id))
-    revoked.revoked_at = None
+    revoked.revoked_at = revoked.revoked_on = None
     session.commit()
     check(client, session, world, "step 9")
 

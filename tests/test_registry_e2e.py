@@ -5,13 +5,16 @@ idempotent submissions, concurrency and jurisdiction."""
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
+from datetime import date, datetime, time
 
 import pytest
 from sqlalchemy import select, text
 
+from app import clock
 from app.auth.models import Role
 from app.database import Base
-from tests.helpers import assert_problem, bearer, login
+from tests.helpers import assert_problem, bearer, login, today
 
 API = "/api/v1"
 CCCD = ("001085012345", "001087054321")
@@ -22,7 +25,13 @@ class Desk:
 
     def __init__(self, client, username: str):
         self.client = client
-        self.headers = bearer(login(client, username)["access_token"])
+        self.username = username
+        self.login()
+
+    def login(self) -> None:
+        """A fresh access token: tokens are checked against the service's clock, which a test
+        may move to another day."""
+        self.headers = bearer(login(self.client, self.username)["access_token"])
 
     def post(self, path, json=None, expect=(200, 201), **kw):
         response = self.client.post(API + path, json=json, headers={**self.headers, **kw.pop("headers", {})}, **kw)
@@ -52,6 +61,19 @@ def desks(client, make_user):
             ("admin", "quantri"),
         ]
     }
+
+
+@contextmanager
+def on_day(day: str, desks: dict):
+    """Play a part of the year on `day` (10:00 in Hà Nội): the service's clock stands there and
+    every desk logs in again."""
+    moment = datetime.combine(date.fromisoformat(day), time(10, 0), tzinfo=clock.zone())
+    with clock.frozen(moment):
+        for desk in desks.values():
+            desk.login()
+        yield
+    for desk in desks.values():
+        desk.login()
 
 
 def person(desk, name, village, national_id=None, birth="1985-03-02", sectors=()):
@@ -104,13 +126,13 @@ def review(desk, assessment):
     ).json()
 
 
-def decide(desk, number, title, period, assessments, decided_on="2026-01-15"):
+def decide(desk, number, title, period, assessments, decided_on=None):
     return desk.post(
         "/decisions",
         {
             "commune_code": "00367",
             "number": number,
-            "decided_on": decided_on,
+            "decided_on": decided_on or today(),
             "signer": "Chủ tịch UBND phường Thanh Xuân",
             "title": title,
             "period": period,
@@ -124,165 +146,182 @@ FAMILY_GOOD = {"c1_1": 10, "c1_2": 9, "c1_3": 10, "c2_1": 10, "c2_2": 8, "c2_3":
 
 
 def test_from_household_to_titles(client, desks, session):
+    """A year in a residential group of Phường Thanh Xuân, played on the days it happens: filing
+    and review in December 2025, decisions in January 2026, clan and unit assessments in July."""
     a, b, officer, other, admin = (desks[k] for k in ("a", "b", "officer", "other", "admin"))
-    village = officer.post(
-        "/units/00367/villages", {"name": "Tổ dân phố số 1", "unit_type": "to_dan_pho", "valid_from": "2025-07-01"}
-    ).json()
-    village_code = village["code"]
+    with on_day("2025-12-10", desks):
+        village = officer.post(
+            "/units/00367/villages", {"name": "Tổ dân phố số 1", "unit_type": "to_dan_pho", "valid_from": "2025-07-01"}
+        ).json()
+        village_code = village["code"]
 
-    # A household of four: two adults, two children.
-    father = person(a, "Nguyễn Văn An", village_code, CCCD[0])
-    mother = person(a, "Trần Thị Bình", village_code, CCCD[1], birth="1987-07-09", sectors=["education"])
-    child1 = person(a, "Nguyễn Văn Cường", village_code, birth="2012-05-01")
-    child2 = person(a, "Nguyễn Thị Dung", village_code, birth="2015-09-20")
-    assert father["national_id_masked"] == "********2345"
-    assert CCCD[0] not in str(father)
-    home = household(
-        a,
-        "Hộ ông Nguyễn Văn An",
-        village_code,
-        [father["id"], mother["id"], child1["id"], child2["id"]],
-        head=father["id"],
-    )
-    assert len(home["members"]) == 4 and home["unit"]["code"] == village_code
-    a.post("/registrations", {"title": "citizen", "subject_id": father["id"], "year": 2025})
-
-    # Both adults assessed for Công dân học tập, reviewed by a second assessor, recognised by decision.
-    citizens = []
-    for adult in (father, mother):
-        assessment, _, response = assess(a, "citizen", adult["id"], 2025, CITIZEN_ALL_8, group="commune_resident")
-        assert (assessment["status"], assessment["total"], assessment["criteria_version"]) == ("dat", 80, "qd324-2023")
-        assert response.headers["etag"]
-        # Four eyes: the assessor who filed it may not review it.
-        etag = response.headers["etag"]
-        assert_problem(
-            a.post(
-                f"/assessments/{assessment['id']}/transitions",
-                {"action": "review"},
-                headers={"If-Match": etag},
-                expect=(403,),
-            ),
-            403,
-            "forbidden",
+        # A household of four: two adults, two children.
+        father = person(a, "Nguyễn Văn An", village_code, CCCD[0])
+        mother = person(a, "Trần Thị Bình", village_code, CCCD[1], birth="1987-07-09", sectors=["education"])
+        child1 = person(a, "Nguyễn Văn Cường", village_code, birth="2012-05-01")
+        child2 = person(a, "Nguyễn Thị Dung", village_code, birth="2015-09-20")
+        assert father["national_id_masked"] == "********2345"
+        assert CCCD[0] not in str(father)
+        home = household(
+            a,
+            "Hộ ông Nguyễn Văn An",
+            village_code,
+            [father["id"], mother["id"], child1["id"], child2["id"]],
+            head=father["id"],
         )
-        citizens.append(review(b, assessment))
-    citizen_decision = decide(officer, "15/QĐ-UBND", "citizen", 2025, citizens)
-    assert {r["subject_id"] for r in citizen_decision["recognitions"]} == {father["id"], mother["id"]}
-    assert citizen_decision["recognitions"][0]["valid_until"] == "2027-01-15"
+        assert len(home["members"]) == 4 and home["unit"]["code"] == village_code
+        a.post("/registrations", {"title": "citizen", "subject_id": father["id"], "year": 2025})
 
-    # The household assessed for Gia đình học tập.
-    family, _, _ = assess(a, "family", home["id"], 2025, FAMILY_GOOD)
-    decide(officer, "16/QĐ-UBND", "family", 2025, [review(b, family)])
+        # Both adults assessed for Công dân học tập, reviewed by a second assessor.
+        citizens = []
+        for adult in (father, mother):
+            assessment, _, response = assess(a, "citizen", adult["id"], 2025, CITIZEN_ALL_8, group="commune_resident")
+            assert (assessment["status"], assessment["total"], assessment["criteria_version"]) == (
+                "dat",
+                80,
+                "qd324-2023",
+            )
+            assert assessment["reference_date"] == "2025-12-10"  # 31/12 of the period, or today if earlier
+            # Four eyes: the assessor who filed it may not review it.
+            etag = response.headers["etag"]
+            assert_problem(
+                a.post(
+                    f"/assessments/{assessment['id']}/transitions",
+                    {"action": "review"},
+                    headers={"If-Match": etag},
+                    expect=(403,),
+                ),
+                403,
+                "forbidden",
+            )
+            citizens.append(review(b, assessment))
+        # The household assessed for Gia đình học tập.
+        family, _, _ = assess(a, "family", home["id"], 2025, FAMILY_GOOD)
+        family = review(b, family)
 
-    # A clan of three households: its share of households holding Gia đình học tập follows them.
-    others = [
-        household(a, f"Hộ ông Nguyễn Văn {n}", village_code, [person(a, f"Nguyễn Văn {n}", village_code)["id"]])
-        for n in ("Em", "Giang")
-    ]
-    clan = a.post(
-        "/clans",
-        {
-            "name": "Dòng họ Nguyễn Văn",
-            "home_commune_code": "00367",
-            "since": "2025-07-01",
-            "household_ids": [home["id"], *[h["id"] for h in others]],
-        },
-    ).json()
-    assert len(clan["households"]) == 3
-    clan_assessment, _, response = assess(a, "clan", clan["id"], 2026, {"c3_1": True}, reference_date="2026-06-30")
-    share = clan_assessment["derived"]["c1_1"]
-    assert (share["numerator"], share["denominator"], share["value"]) == (1, 3, "0.3333")
-    members = clan_assessment["derived"]["c2_1"]
-    assert (members["numerator"], members["denominator"]) == (2, 6)
-    assert clan_assessment["status"] == "khong_dat"
-    assert "c1_1" in clan_assessment["result"]["failed_indicators"]
+    with on_day("2026-01-15", desks):
+        citizen_decision = decide(officer, "15/QĐ-UBND", "citizen", 2025, citizens)
+        assert {r["subject_id"] for r in citizen_decision["recognitions"]} == {father["id"], mother["id"]}
+        assert citizen_decision["recognitions"][0]["valid_until"] == "2027-01-15"
+        decide(officer, "16/QĐ-UBND", "family", 2025, [family])
 
-    # A second household is recognised; a corrected revision of the clan assessment sees it.
-    second, _, _ = assess(a, "family", others[0]["id"], 2025, FAMILY_GOOD)
-    decide(officer, "17/QĐ-UBND", "family", 2025, [review(b, second)])
-    revision = a.post(
-        f"/assessments/{clan_assessment['id']}/revisions",
-        {"id": str(uuid.uuid4()), "answers": {"c3_1": True}, "submit": True},
-        headers={"If-Match": response.headers["etag"]},
-    ).json()
-    assert revision["revision"] == 2 and revision["supersedes"] == clan_assessment["id"]
-    assert revision["derived"]["c1_1"]["value"] == "0.6667"
-    assert revision["status"] == "dat"
-    old = a.get(f"/assessments/{clan_assessment['id']}").json()
-    assert (old["state"], old["superseded_by"], old["derived"]["c1_1"]["value"]) == (
-        "superseded",
-        revision["id"],
-        "0.3333",
-    )
-
-    # An organisation whose staff's share of Công dân học tập feeds its unit assessment.
-    teacher = person(a, "Lê Văn Hùng", village_code)
-    school = a.post(
-        "/organisations",
-        {
-            "name": "Trường Tiểu học Thanh Xuân",
-            "kind": "school",
-            "sector": "education",
-            "unit_code": "00367",
-            "since": "2025-07-01",
-            "staff": [
-                {"person_id": pid, "joined_on": "2025-07-01"} for pid in (father["id"], mother["id"], teacher["id"])
-            ],
-        },
-    ).json()
-    unit_assessment, _, _ = assess(a, "unit", school["id"], 2026, {"c2_1": 25, "c3_1": 25}, reference_date="2026-06-30")
-    staff_share = unit_assessment["derived"]["c1_1"]
-    assert (staff_share["numerator"], staff_share["denominator"], staff_share["value"]) == (2, 3, "0.6667")
-    assert unit_assessment["status"] == "dat"
-
-    # Status: the titles with their decision numbers.
-    titles = officer.get(f"/subjects/person/{father['id']}/titles").json()
-    [held] = titles["items"]
-    assert (held["state"], held["period"], held["decision_number"], held["criteria_version"]) == (
-        "active",
-        2025,
-        "15/QĐ-UBND",
-        "qd324-2023",
-    )
-    family_titles = officer.get(f"/subjects/household/{home['id']}/titles").json()["items"]
-    assert [(t["state"], t["decision_number"]) for t in family_titles] == [("active", "16/QĐ-UBND")]
-    assert officer.get(f"/subjects/household/{others[1]['id']}/titles").json()["items"] == [
-        {
-            "title": "family",
-            "period": None,
-            "state": "none",
-            "valid_from": None,
-            "valid_until": None,
-            "decision_number": None,
-            "decided_on": None,
-            "criteria_version": None,
-            "level": None,
-            "revoked_reason": None,
-        }
-    ]
-    assert officer.get(f"/subjects/clan/{clan['id']}/titles").json()["items"][0]["state"] == "pending"
-    assert (
-        officer.get(f"/subjects/person/{father['id']}/titles", params={"as_of": "2027-02-01"}).json()["items"][0][
-            "state"
+    with on_day("2026-07-01", desks):
+        # A clan of three households: its share of households holding Gia đình học tập follows them.
+        others = [
+            household(a, f"Hộ ông Nguyễn Văn {n}", village_code, [person(a, f"Nguyễn Văn {n}", village_code)["id"]])
+            for n in ("Em", "Giang")
         ]
-        == "expired"
-    )
+        clan = a.post(
+            "/clans",
+            {
+                "name": "Dòng họ Nguyễn Văn",
+                "home_commune_code": "00367",
+                "since": "2025-07-01",
+                "household_ids": [home["id"], *[h["id"] for h in others]],
+            },
+        ).json()
+        assert len(clan["households"]) == 3
+        clan_assessment, _, response = assess(a, "clan", clan["id"], 2026, {"c3_1": True})
+        share = clan_assessment["derived"]["c1_1"]
+        assert (share["numerator"], share["denominator"], share["value"]) == (1, 3, "0.3333")
+        # Adult members only ("thành viên trưởng thành", 18 or over that day): the two children
+        # of the first household are not counted.
+        members = clan_assessment["derived"]["c2_1"]
+        assert (members["numerator"], members["denominator"]) == (2, 4)
+        assert "18 tuổi" in members["population"]
+        assert clan_assessment["status"] == "khong_dat"
+        assert "c1_1" in clan_assessment["result"]["failed_indicators"]
 
-    # Revocation keeps the record, shows as revoked, and its reason is in the audit log.
-    recognition_id = next(r["id"] for r in citizen_decision["recognitions"] if r["subject_id"] == father["id"])
-    officer.post(f"/recognitions/{recognition_id}/revoke", {"reason": "Hồ sơ minh chứng không trung thực"})
-    revoked = officer.get(f"/subjects/person/{father['id']}/titles").json()["items"][0]
-    assert (revoked["state"], revoked["revoked_reason"]) == ("revoked", "Hồ sơ minh chứng không trung thực")
-    log = admin.get("/audit", params={"entity": "recognition", "entity_id": recognition_id}).json()["items"]
-    assert log[0]["action"] == "revoke"
-    assert log[0]["detail"]["reason"] == "Hồ sơ minh chứng không trung thực"
-    assert log[0]["before_digest"] != log[0]["after_digest"]
-    assert_problem(
-        officer.post(f"/recognitions/{recognition_id}/revoke", {"reason": "lần nữa"}, expect=(409,)),
-        409,
-        "already_revoked",
-    )
-    assert_problem(a.get("/audit", expect=(403,)), 403, "forbidden")
+        # A second household is recognised; a corrected revision of the clan assessment sees it.
+        second, _, _ = assess(a, "family", others[0]["id"], 2025, FAMILY_GOOD)
+        decide(officer, "17/QĐ-UBND", "family", 2025, [review(b, second)])
+        revision = a.post(
+            f"/assessments/{clan_assessment['id']}/revisions",
+            {"id": str(uuid.uuid4()), "answers": {"c3_1": True}, "submit": True},
+            headers={"If-Match": response.headers["etag"]},
+        ).json()
+        assert revision["revision"] == 2 and revision["supersedes"] == clan_assessment["id"]
+        assert revision["derived"]["c1_1"]["value"] == "0.6667"
+        assert revision["status"] == "dat"
+        old = a.get(f"/assessments/{clan_assessment['id']}").json()
+        assert (old["state"], old["superseded_by"], old["derived"]["c1_1"]["value"]) == (
+            "superseded",
+            revision["id"],
+            "0.3333",
+        )
+
+        # An organisation whose staff's share of Công dân học tập feeds its unit assessment.
+        teacher = person(a, "Lê Văn Hùng", village_code)
+        school = a.post(
+            "/organisations",
+            {
+                "name": "Trường Tiểu học Thanh Xuân",
+                "kind": "school",
+                "sector": "education",
+                "unit_code": "00367",
+                "since": "2025-07-01",
+                "staff": [
+                    {"person_id": pid, "joined_on": "2025-07-01"} for pid in (father["id"], mother["id"], teacher["id"])
+                ],
+            },
+        ).json()
+        unit_assessment, _, _ = assess(a, "unit", school["id"], 2026, {"c2_1": 25, "c3_1": 25})
+        staff_share = unit_assessment["derived"]["c1_1"]
+        assert (staff_share["numerator"], staff_share["denominator"], staff_share["value"]) == (2, 3, "0.6667")
+        assert unit_assessment["status"] == "dat"
+
+        # Status: the titles with their decision numbers.
+        titles = officer.get(f"/subjects/person/{father['id']}/titles").json()
+        [held] = titles["items"]
+        assert (held["state"], held["period"], held["decision_number"], held["criteria_version"]) == (
+            "active",
+            2025,
+            "15/QĐ-UBND",
+            "qd324-2023",
+        )
+        family_titles = officer.get(f"/subjects/household/{home['id']}/titles").json()["items"]
+        assert [(t["state"], t["decision_number"]) for t in family_titles] == [("active", "16/QĐ-UBND")]
+        assert officer.get(f"/subjects/household/{others[1]['id']}/titles").json()["items"] == [
+            {
+                "title": "family",
+                "period": None,
+                "state": "none",
+                "valid_from": None,
+                "valid_until": None,
+                "decision_number": None,
+                "decided_on": None,
+                "criteria_version": None,
+                "level": None,
+                "revoked_reason": None,
+            }
+        ]
+        assert officer.get(f"/subjects/clan/{clan['id']}/titles").json()["items"][0]["state"] == "pending"
+        assert (
+            officer.get(f"/subjects/person/{father['id']}/titles", params={"as_of": "2027-02-01"}).json()["items"][0][
+                "state"
+            ]
+            == "expired"
+        )
+
+    with on_day("2026-08-03", desks):
+        # Revocation keeps the record, shows as revoked, and its reason is in the audit log.
+        recognition_id = next(r["id"] for r in citizen_decision["recognitions"] if r["subject_id"] == father["id"])
+        officer.post(f"/recognitions/{recognition_id}/revoke", {"reason": "Hồ sơ minh chứng không trung thực"})
+        revoked = officer.get(f"/subjects/person/{father['id']}/titles").json()["items"][0]
+        assert (revoked["state"], revoked["revoked_reason"]) == ("revoked", "Hồ sơ minh chứng không trung thực")
+        # The history keeps the day: the day before, the title was still held.
+        before = officer.get(f"/subjects/person/{father['id']}/titles", params={"as_of": "2026-08-02"})
+        assert before.json()["items"][0]["state"] == "active"
+        log = admin.get("/audit", params={"entity": "recognition", "entity_id": recognition_id}).json()["items"]
+        assert log[0]["action"] == "revoke"
+        assert log[0]["detail"]["reason"] == "Hồ sơ minh chứng không trung thực"
+        assert log[0]["before_digest"] != log[0]["after_digest"]
+        assert_problem(
+            officer.post(f"/recognitions/{recognition_id}/revoke", {"reason": "lần nữa"}, expect=(409,)),
+            409,
+            "already_revoked",
+        )
+        assert_problem(a.get("/audit", expect=(403,)), 403, "forbidden")
 
     # Another commune's assessor: objects are 404, writes there are 403.
     for path in (
@@ -403,14 +442,14 @@ def test_decided_assessments_keep_their_version_and_rescoring_reports(client, de
     # Filed under QĐ 244 (the version in force in 2023) and decided.
     decided, _, _ = assess(a, "citizen", one["id"], 2023, CITIZEN_ALL_8, group="farmer")
     assert decided["criteria_version"] == "qd244-2022"
-    decide(officer, "01/QĐ-UBND", "citizen", 2023, [review(b, decided)], decided_on="2025-07-15")
+    decide(officer, "01/QĐ-UBND", "citizen", 2023, [review(b, decided)])
     # Another 2023 assessment still open, with a score of 79.
     open_one, _, _ = assess(a, "citizen", two["id"], 2023, {**CITIZEN_ALL_8, "c3_2": 7}, group="farmer")
     assert (open_one["status"], open_one["criteria_version"]) == ("khong_dat", "qd244-2022")
 
     shown = a.get(f"/assessments/{decided['id']}").json()
     assert (shown["state"], shown["criteria_version"]) == ("decided", "qd244-2022")
-    titles = a.get(f"/subjects/person/{one['id']}/titles", params={"as_of": "2025-08-01"}).json()["items"]
+    titles = a.get(f"/subjects/person/{one['id']}/titles").json()["items"]
     assert (titles[0]["state"], titles[0]["criteria_version"]) == ("active", "qd244-2022")
     # Re-evaluating the stored answers under the pinned version gives the stored result.
     replay = client.post(

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.auth.models import Role
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel, UnitSuccession
 from tests.helpers import assert_problem, bearer, login
@@ -92,7 +93,8 @@ class TestSeededReform:
     def test_unknown_and_malformed_codes(self, client):
         assert_problem(client.get(f"{UNITS}/99998"), 404, "not_found")
         assert_problem(client.get(f"{UNITS}/abc"), 422, "validation_failed")
-        assert_problem(client.get(UNITS, params={"parent": "99998"}), 404, "not_found")
+        unknown_parent = assert_problem(client.get(UNITS, params={"parent": "99998"}), 422, "validation_failed")
+        assert unknown_parent["errors"][0]["field"] == "query.parent"
         assert_problem(client.get(UNITS, params={"as_of": "2025-13-01"}), 422, "validation_failed")
         assert_problem(client.get(UNITS, params={"level": "planet"}), 422, "validation_failed")
 
@@ -262,7 +264,7 @@ class TestVillages:
         client.post(f"{UNITS}/00367/villages", headers=officer, json={"name": "Tổ 7", "unit_type": "to_dan_pho"})
         renamed = client.patch(f"{UNITS}/00367-001", headers=officer, json={"name": "Tổ dân phố 7"})
         assert renamed.status_code == 200 and renamed.json()["name"] == "Tổ dân phố 7"
-        tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+        tomorrow = date.fromordinal(clock.today().toordinal() + 1).isoformat()
         closed = client.patch(f"{UNITS}/00367-001", headers=officer, json={"valid_to": tomorrow})
         assert closed.json()["valid_to"] == tomorrow
         assert_problem(client.patch(f"{UNITS}/00367", headers=officer, json={"name": "X"}), 403, "forbidden")

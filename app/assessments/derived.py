@@ -1,76 +1,69 @@
-"""Derived indicators (chỉ số dẫn xuất) computed from the registry as of a reference date:
-e.g. the share of a clan's member households that hold Gia đình học tập. Each is one SQL
-aggregate; the engine receives only the values, the assessment keeps the counts."""
+"""Derived indicators (chỉ số dẫn xuất) computed from the registry as of a reference date: e.g.
+the share of a clan's adult members that hold Công dân học tập. The criteria file declares the
+population (membership kind and age band on that date, app.rules.model.Population); each value
+is one SQL aggregate; the engine receives only the values, the assessment keeps the counts and
+the population in words."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.assessments.models import Recognition
-from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Residence
+from app.assessments.predicates import in_force_on
+from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Person, Residence
+from app.registry.predicates import aged_on, member_on, resident_on
 from app.rules import CriteriaVersion
-from app.rules.model import DerivedSource, IndicatorKind, TitleCode
+from app.rules.model import IndicatorKind, Membership, Population
 
 
-def recognition_active_on(on: date, recognition=Recognition):
-    """SQL condition: a recognition is in force on `on` (and not revoked by then)."""
-    day_end = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
-    return and_(
-        recognition.valid_from <= on,
-        recognition.valid_until > on,
-        or_(recognition.revoked_at.is_(None), recognition.revoked_at >= day_end),
-    )
-
-
-def _active(model, on: date):
-    return and_(model.joined_on <= on, or_(model.left_on.is_(None), model.left_on > on))
-
-
-def _population(source: DerivedSource, title: TitleCode, subject_id: int, on: date):
-    """A subquery of the ids (households or people) the share is taken over."""
-    if source.population == "member_households" and title == TitleCode.CLAN:
-        return select(ClanHousehold.household_id.label("id")).where(
-            ClanHousehold.clan_id == subject_id, _active(ClanHousehold, on)
+def _members(population: Population, subject_id: int, on: date) -> Select:
+    """A select of the ids (households or people) of the subject's population on `on`."""
+    match population.membership:
+        case Membership.CLAN_HOUSEHOLDS:
+            return select(ClanHousehold.household_id.label("id")).where(
+                ClanHousehold.clan_id == subject_id, member_on(ClanHousehold, on)
+            )
+        case Membership.CLAN_MEMBERS:
+            households = select(ClanHousehold.household_id).where(
+                ClanHousehold.clan_id == subject_id, member_on(ClanHousehold, on)
+            )
+            people = select(HouseholdMember.person_id.label("id")).where(
+                HouseholdMember.household_id.in_(households), member_on(HouseholdMember, on)
+            )
+        case Membership.HOUSEHOLD_MEMBERS:
+            people = select(HouseholdMember.person_id.label("id")).where(
+                HouseholdMember.household_id == subject_id, member_on(HouseholdMember, on)
+            )
+        case Membership.VILLAGE_HOUSEHOLDS:
+            return select(Residence.household_id.label("id")).where(
+                Residence.unit_id == subject_id, Residence.household_id.is_not(None), resident_on(Residence, on)
+            )
+        case Membership.ORGANISATION_STAFF:
+            people = select(OrganisationStaff.person_id.label("id")).where(
+                OrganisationStaff.organisation_id == subject_id, member_on(OrganisationStaff, on)
+            )
+    if population.age is not None:
+        people = people.join(Person, Person.id == people.selected_columns.id).where(
+            aged_on(Person.birth_date, on, population.age.min, population.age.max)
         )
-    if source.population == "members" and title == TitleCode.CLAN:
-        households = select(ClanHousehold.household_id).where(
-            ClanHousehold.clan_id == subject_id, _active(ClanHousehold, on)
-        )
-        return select(HouseholdMember.person_id.label("id")).where(
-            HouseholdMember.household_id.in_(households), _active(HouseholdMember, on)
-        )
-    if source.population == "members" and title == TitleCode.FAMILY:
-        return select(HouseholdMember.person_id.label("id")).where(
-            HouseholdMember.household_id == subject_id, _active(HouseholdMember, on)
-        )
-    if source.population == "village_households" and title == TitleCode.COMMUNITY:
-        return select(Residence.household_id.label("id")).where(
-            Residence.unit_id == subject_id,
-            Residence.household_id.is_not(None),
-            Residence.valid_from <= on,
-            or_(Residence.valid_to.is_(None), Residence.valid_to > on),
-        )
-    if source.population == "staff" and title == TitleCode.UNIT:
-        return select(OrganisationStaff.person_id.label("id")).where(
-            OrganisationStaff.organisation_id == subject_id, _active(OrganisationStaff, on)
-        )
-    raise ValueError(f"population {source.population} is not defined for the {title} title")
+    return people
 
 
 def compute(session: Session, version: CriteriaVersion, subject_id: int, on: date) -> dict[str, dict[str, Any]]:
-    """{indicator_id: {value, numerator, denominator, as_of}} for every derived indicator."""
+    """{indicator_id: {value, numerator, denominator, as_of, population}} for every derived
+    indicator of the version."""
     values: dict[str, dict[str, Any]] = {}
     for indicator in version.indicators():
         if indicator.kind != IndicatorKind.DERIVED or indicator.derived is None:
             continue
         source = indicator.derived
-        population = _population(source, version.title, subject_id, on).distinct().subquery()
-        holders = select(Recognition.subject_id).where(Recognition.title == source.title, recognition_active_on(on))
+        population = _members(source.population, subject_id, on).distinct().subquery()
+        holders = select(Recognition.subject_id).where(Recognition.title == source.title, in_force_on(on))
         denominator, numerator = session.execute(
             select(func.count(population.c.id), func.count(population.c.id).filter(population.c.id.in_(holders)))
         ).one()
@@ -85,5 +78,6 @@ def compute(session: Session, version: CriteriaVersion, subject_id: int, on: dat
             "numerator": numerator,
             "denominator": denominator,
             "as_of": on.isoformat(),
+            "population": source.population.describe(),
         }
     return values

@@ -40,7 +40,8 @@ class Assessment(TimestampMixin, Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     chain_id: Mapped[str] = mapped_column(String(36), index=True)  # public_id of the first revision
     revision: Mapped[int]
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"))
+    # Unique: a revision is superseded at most once, so concurrent corrections cannot fork a chain.
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("assessments.id"), unique=True)
     title: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int]
     period: Mapped[int]  # the year assessed
@@ -61,6 +62,8 @@ class Assessment(TimestampMixin, Base):
     return_reason: Mapped[str | None] = mapped_column(String(1000))
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the review (thẩm định) was recorded; a decision cannot be dated before it.
+    reviewed_at: Mapped[datetime | None]
     # Bumped on every change of this row; the ETag clients send back in If-Match.
     row_version: Mapped[int] = mapped_column(default=1)
 
@@ -102,5 +105,7 @@ class Recognition(TimestampMixin, Base):
     valid_from: Mapped[date]
     valid_until: Mapped[date]  # exclusive
     revoked_at: Mapped[datetime | None]
+    # The Vietnamese calendar day of `revoked_at`: from that day on the title is revoked.
+    revoked_on: Mapped[date | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(1000))
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

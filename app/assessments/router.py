@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
+from app import clock
 from app.assessments import service
 from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
 from app.assessments.schemas import (
@@ -37,6 +37,7 @@ from app.privacy.service import clean_purpose, log_access
 from app.registry.service import READERS
 from app.rules import TitleCode
 from app.security import ratelimit
+from app.security.client import client_address
 
 router = APIRouter(
     tags=["assessments"], responses=problem_responses(401, 403, 422), dependencies=[Depends(require_roles(*READERS))]
@@ -237,7 +238,7 @@ def subject_titles(
     as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
     purpose: AccessPurpose = None,
 ) -> TitleStatusList:
-    day = as_of or date.today()
+    day = as_of or clock.today()
     items = service.title_status(session, principal, kind, subject_id, day)
     if kind == "person":
         log_access(session, principal, [subject_id], "titles", clean_purpose(purpose))
@@ -255,13 +256,19 @@ title_check_router = APIRouter(tags=["public"])
 )
 def title_check(request: Request, session: SessionDep, body: TitleCheckRequest) -> TitleCheckResult:
     """Only titles, years and states: never a name, an address or a household. An unknown
-    number and a wrong date of birth answer alike."""
+    number and a wrong date of birth answer alike. Limits (docs/privacy.md): per network (an
+    IPv4 address or an IPv6 /64) per minute and per day, and per national ID and network per
+    day, every request counted, so guessing a birth date is bounded while a stranger elsewhere
+    cannot lock the owner out. Counting writes nothing to the database."""
     settings = request.app.state.settings
     ids = request.app.state.national_ids
-    address = request.client.host if request.client else "unknown"
-    ratelimit.enforce(session, f"title-check:address:{address}", settings.title_check_per_address_per_minute, 60)
+    limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
+    network = ratelimit.network_of(client_address(request))
+    limiter.enforce(ratelimit.per_minute("title-check", settings.title_check_per_address_per_minute), network)
+    limiter.enforce(ratelimit.per_day("title-check-day", settings.title_check_per_address_per_day), network)
     number = body.national_id.get_secret_value()
-    ratelimit.enforce(session, f"title-check:id:{ids.digest(number)[:32]}", settings.title_check_per_id_per_hour, 3600)
+    per_id = ratelimit.per_day("title-check-id", settings.title_check_per_id_per_network_per_day)
+    limiter.enforce(per_id, ids.digest(number)[:32], network)
     rows = service.public_title_check(session, ids, number, body.birth_date)
     items = [
         TitleCheckItem(title=row.title, year=row.period, state=row.state, valid_until=row.valid_until) for row in rows

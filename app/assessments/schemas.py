@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app.assessments.models import AssessmentState
-from app.params import Day
-from app.registry.schemas import DbId, Year
+from app.params import NationalId, PastDay, PastYear
+from app.registry.schemas import DbId
 from app.rules import Result, TitleCode
 from app.units.schemas import UnitCodeStr
 
@@ -47,9 +47,15 @@ class AssessmentCreate(AnswersIn):
     id: ClientId
     title: TitleCode
     subject_id: DbId
-    period: Year
-    criteria_version: VersionId | None = Field(default=None, description="Mặc định: phiên bản đang áp dụng")
-    reference_date: Day | None = Field(default=None, description="Ngày tính các chỉ số dẫn xuất; mặc định 31/12 của kỳ")
+    period: PastYear
+    criteria_version: VersionId | None = Field(
+        default=None,
+        description="Phiên bản đang áp dụng cho danh hiệu, tỉnh và ngày tham chiếu; để trống là dùng phiên bản đó. "
+        "Ghi một phiên bản khác bị từ chối (chấm lại theo phiên bản khác: /assessment-rescorings)",
+    )
+    reference_date: PastDay | None = Field(
+        default=None, description="Ngày tính các chỉ số dẫn xuất, trong năm của kỳ; mặc định 31/12 của kỳ hoặc hôm nay"
+    )
 
 
 class AssessmentRevise(AnswersIn):
@@ -102,10 +108,10 @@ class AssessmentList(BaseModel):
 class DecisionCreate(Input):
     commune_code: UnitCodeStr
     number: str = Field(min_length=1, max_length=64, examples=["125/QĐ-UBND"])
-    decided_on: Day
+    decided_on: PastDay
     signer: str = Field(min_length=1, max_length=200)
     title: TitleCode
-    period: Year
+    period: PastYear
     assessment_ids: list[ClientId] = Field(min_length=1, max_length=2000)
 
 
@@ -122,6 +128,7 @@ class RecognitionOut(BaseModel):
     valid_from: date
     valid_until: date
     revoked_at: datetime | None
+    revoked_on: date | None = Field(description="Ngày thu hồi (theo giờ Việt Nam): từ ngày này danh hiệu bị thu hồi")
     revoked_reason: str | None
 
 
@@ -192,15 +199,8 @@ class RescoreReport(BaseModel):
 
 
 class TitleCheckRequest(Input):
-    national_id: SecretStr = Field(description="Số CCCD 12 chữ số")
-    birth_date: Day
-
-    @field_validator("national_id")
-    @classmethod
-    def _twelve_digits(cls, value: SecretStr) -> SecretStr:
-        if not (len(value.get_secret_value()) == 12 and value.get_secret_value().isdigit()):
-            raise ValueError("Số CCCD phải gồm đúng 12 chữ số.")
-        return value
+    national_id: NationalId
+    birth_date: PastDay
 
 
 class TitleCheckItem(BaseModel):

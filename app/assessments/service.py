@@ -12,6 +12,7 @@ import calendar
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -20,8 +21,10 @@ from sqlalchemy import func, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from app import clock
 from app.assessments.derived import compute
 from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
+from app.assessments.predicates import state_on
 from app.assessments.schemas import (
     AnswersIn,
     AssessmentCreate,
@@ -40,20 +43,18 @@ from app.assessments.schemas import (
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
-from app.auth.principal import Principal
+from app.auth.principal import SYSTEM, Principal
 from app.criteria.models import CriteriaVersionRecord, VersionState
 from app.criteria.service import answers_problem, get_version, model_of, resolve
-from app.database import utcnow
-from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
 from app.registry.models import Registration
 from app.registry.service import SUBJECT_TITLE, subject_unit, visible_subject_unit, within
 from app.rules import AnswersInvalid, EvaluationContext, Result, TitleCode, evaluate
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
-from app.units.service import get_unit, in_jurisdiction
+from app.units.service import in_jurisdiction, require_current_or_writable, unit_named
 
 FILERS = (Role.ADMIN, Role.ASSESSOR, Role.COMMUNE_OFFICER)
 DECIDERS = (Role.ADMIN, Role.COMMUNE_OFFICER)
-_ADMIN = Principal(id=0, username="system", role=Role.ADMIN, unit_ids=frozenset())
 
 
 def etag(assessment: Assessment) -> str:
@@ -95,7 +96,7 @@ def _province_code(session: Session, unit_id: int) -> str | None:
 
 
 def default_reference_date(period: int) -> date:
-    return min(date(period, 12, 31), date.today())
+    return min(date(period, 12, 31), clock.today())
 
 
 def _score(
@@ -107,7 +108,8 @@ def _score(
     try:
         result = evaluate(model, body.answers, {key: item["value"] for key, item in derived.items()}, context)
     except AnswersInvalid as invalid:
-        raise answers_problem(invalid) from None
+        # The subject group and unit groups travel at the top of an assessment's body.
+        raise answers_problem(invalid, context_field="body.") from None
     return result, derived
 
 
@@ -139,6 +141,43 @@ def _by_public_id(session: Session, public_id: str) -> Assessment | None:
     return session.scalar(select(Assessment).where(Assessment.public_id == public_id.lower()))
 
 
+def _reference_date(body: AssessmentCreate) -> date:
+    """The day derived indicators are counted on: given, or 31 December of the period (today if
+    the period is the current year). It lies in the period's year and not in the future (the
+    schema refuses a future day and a period that has not begun)."""
+    if body.reference_date is None:
+        return default_reference_date(body.period)
+    if body.reference_date.year != body.period:
+        raise invalid_field(
+            "body.reference_date",
+            "outside_period",
+            f"Ngày tham chiếu phải thuộc năm {body.period} của kỳ đánh giá.",
+        )
+    return body.reference_date
+
+
+def version_in_force(
+    session: Session, title: str, unit_id: int, on: date, named: str | None, date_field: str
+) -> CriteriaVersionRecord:
+    """The criteria version in force for the title, the subject's province and the reference
+    date: the only one an assessment may be filed under. A body naming another version is
+    refused (422 on `criteria_version`, saying which version is in force); scoring open
+    assessments under another version is the explicit re-scoring operation."""
+    province = _province_code(session, unit_id)
+    try:
+        version = resolve(session, title, province, on)
+    except NotFound as missing:
+        raise invalid_field(date_field, "no_criteria_in_force", missing.detail) from None
+    if named is not None and named != version.version_id:
+        raise invalid_field(
+            "body.criteria_version",
+            "not_in_force",
+            f"Phiên bản {named} không phải phiên bản đang áp dụng cho danh hiệu này tại tỉnh {province} vào ngày "
+            f"{on:%d/%m/%Y}; phiên bản đang áp dụng là {version.version_id}. Bỏ trống trường này để dùng phiên bản đó.",
+        )
+    return version
+
+
 def create_assessment(session: Session, principal: Principal, body: AssessmentCreate) -> tuple[Assessment, bool]:
     public_id, body_hash = body.id.lower(), _body_hash(body)
     existing = _by_public_id(session, public_id)
@@ -148,25 +187,9 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         return _replay(existing, body_hash), False
     unit_id = subject_unit(session, body.title, body.subject_id)
     _require_filer(session, principal, unit_id)
-    reference_date = body.reference_date or default_reference_date(body.period)
-    if body.criteria_version:
-        version = get_version(session, body.title, body.criteria_version, _ADMIN)
-        if version.state == VersionState.DRAFT:
-            raise Problem(
-                422,
-                "validation_failed",
-                "Dữ liệu không hợp lệ",
-                "Phiên bản tiêu chí chưa công bố.",
-                errors=[
-                    FieldError(
-                        field="body.criteria_version",
-                        code="not_published",
-                        message="Chỉ dùng được phiên bản đã công bố.",
-                    )
-                ],
-            )
-    else:
-        version = resolve(session, body.title, _province_code(session, unit_id), reference_date)
+    reference_date = _reference_date(body)
+    date_field = "body.reference_date" if body.reference_date else "body.period"
+    version = version_in_force(session, body.title, unit_id, reference_date, body.criteria_version, date_field)
     result, derived = _score(session, version, body.subject_id, reference_date, body)
     assessment = _new_row(
         public_id,
@@ -185,11 +208,11 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         criteria_content_hash=version.content_hash,
         assessor_id=principal.id or None,
     )
-    session.add(assessment)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.add(assessment)
+            session.flush()
     except IntegrityError:  # the same id sent twice at once: the first one won
-        session.rollback()
         winner = _by_public_id(session, public_id)
         if winner is None:
             raise
@@ -205,7 +228,7 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         state=assessment.state,
         status=assessment.status,
     )
-    session.commit()
+    session.flush()
     return assessment, True
 
 
@@ -223,10 +246,15 @@ def revise(
 ) -> tuple[Assessment, bool]:
     """A corrected revision: a new row that supersedes `current`, scored under the same version."""
     public_id, body_hash = body.id.lower(), _body_hash(body)
+    # Scope first: a replay answers only a caller who may write this assessment, and only
+    # with a revision of this same assessment, never one of another (perhaps another
+    # commune's) that happens to carry the id.
+    _require_filer(session, principal, current.unit_id)
     existing = _by_public_id(session, public_id)
     if existing is not None:
+        if existing.supersedes_id != current.id:
+            raise Conflict(f"Mã {existing.public_id} đã được dùng cho một bản ghi khác.", code="idempotency_conflict")
         return _replay(existing, body_hash), False
-    _require_filer(session, principal, current.unit_id)
     check_if_match(current, if_match)
     if current.state not in AssessmentState.open_states():
         raise Conflict("Chỉ sửa được bản đánh giá chưa có quyết định và chưa bị thay thế.", code="not_open")
@@ -251,10 +279,22 @@ def revise(
         criteria_content_hash=version.content_hash,
         assessor_id=principal.id or None,
     )
-    current.state = AssessmentState.SUPERSEDED
-    current.row_version += 1
-    session.add(revision)
-    session.flush()
+    try:
+        with session.begin_nested():
+            current.state = AssessmentState.SUPERSEDED
+            current.row_version += 1
+            session.add(revision)
+            session.flush()
+    except IntegrityError:  # another revision of the same assessment, or this id, won the race
+        winner = _by_public_id(session, public_id)
+        if winner is not None and winner.supersedes_id == current.id:
+            return _replay(winner, body_hash), False
+        raise Problem(
+            412,
+            "precondition_failed",
+            "Dữ liệu đã thay đổi",
+            "Bản ghi vừa được người khác sửa. Hãy tải lại rồi thực hiện lại.",
+        ) from None
     audit(session, principal, "supersede", "assessment", current.id, before, snapshot(current))
     audit(
         session,
@@ -268,7 +308,7 @@ def revise(
         state=revision.state,
         status=revision.status,
     )
-    session.commit()
+    session.flush()
     return revision, True
 
 
@@ -304,8 +344,9 @@ def transition(
     assessment.row_version += 1
     if body.action == "review":
         assessment.reviewed_by_id = principal.id or None
+        assessment.reviewed_at = clock.now()
     assessment.return_reason = body.reason if body.action == "return" else None
-    assessment.updated_at = utcnow()
+    assessment.updated_at = clock.now()
     audit(
         session,
         principal,
@@ -317,7 +358,7 @@ def transition(
         state=target,
         reason=body.reason,
     )
-    session.commit()
+    session.flush()
     return assessment
 
 
@@ -420,26 +461,14 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def create_decision(session: Session, principal: Principal, body: DecisionCreate) -> Decision:
-    """Record a commune's decision recognising a batch of reviewed assessments: all or none."""
-    commune = get_unit(session, body.commune_code, body.decided_on)
-    if commune.level != UnitLevel.COMMUNE:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Quyết định công nhận do UBND cấp xã ban hành.",
-            errors=[
-                FieldError(
-                    field="body.commune_code", code="wrong_unit_level", message=f"{commune.name} không phải cấp xã."
-                )
-            ],
-        )
-    _require_filer(session, principal, commune.id, DECIDERS)
-    ids = [i.lower() for i in body.assessment_ids]
-    rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
+def _decision_errors(
+    session: Session, body: DecisionCreate, commune: AdministrativeUnit, ids: list[str], rows: dict[str, Assessment]
+) -> list[FieldError]:
+    """Why each named assessment cannot be recognised by this decision, field by field."""
     under_commune = set(session.scalars(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == commune.id)))
+    in_force: dict[tuple[str, int, date], int | None] = {}
     errors = []
+    latest_review: tuple[date, str] | None = None
     for index, public_id in enumerate(ids):
         field, row = f"body.assessment_ids.{index}", rows.get(public_id)
         if row is None or row.unit_id not in under_commune:
@@ -450,28 +479,65 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
                     message=f"Không có bản đánh giá {public_id} của {commune.name}.",
                 )
             )
-        elif row.state != AssessmentState.REVIEWED:
-            errors.append(
-                FieldError(
-                    field=field,
-                    code="not_reviewed",
-                    message=f"Bản đánh giá đang ở trạng thái {row.state}, chưa được thẩm định.",
-                )
-            )
+            continue
+        if row.state != AssessmentState.REVIEWED:
+            message = f"Bản đánh giá đang ở trạng thái {row.state}, chưa được thẩm định."
+            errors.append(FieldError(field=field, code="not_reviewed", message=message))
         elif row.status != "dat":
             errors.append(FieldError(field=field, code="not_passed", message="Bản đánh giá có kết quả không đạt."))
         elif (row.title, row.period) != (body.title, body.period):
-            errors.append(
-                FieldError(
-                    field=field,
-                    code="other_title_or_period",
-                    message=f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}.",
+            message = f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}."
+            errors.append(FieldError(field=field, code="other_title_or_period", message=message))
+        else:
+            key = (row.title, row.unit_id, row.reference_date)
+            if key not in in_force:
+                try:
+                    in_force[key] = version_in_force(
+                        session, row.title, row.unit_id, row.reference_date, None, field
+                    ).id
+                except Problem:
+                    in_force[key] = None
+            if in_force[key] != row.criteria_version_id:
+                message = (
+                    "Bản đánh giá được chấm theo một phiên bản tiêu chí không áp dụng vào ngày tham chiếu của nó; "
+                    "hãy chấm lại (/assessment-rescorings) trước khi công nhận."
                 )
-            )
+                errors.append(FieldError(field=field, code="criteria_not_in_force", message=message))
+            if row.reviewed_at is not None:
+                reviewed_on = clock.local_date(row.reviewed_at)
+                if latest_review is None or reviewed_on > latest_review[0]:
+                    latest_review = (reviewed_on, public_id)
     if len(set(ids)) != len(ids):
         errors.append(
             FieldError(field="body.assessment_ids", code="duplicate", message="Một bản đánh giá ghi hai lần.")
         )
+    if body.decided_on.year < body.period:
+        message = f"Quyết định công nhận danh hiệu năm {body.period} không thể ban hành trước năm {body.period}."
+        errors.append(FieldError(field="body.decided_on", code="before_period", message=message))
+    elif latest_review is not None and body.decided_on < latest_review[0]:
+        message = (
+            f"Ngày quyết định trước ngày thẩm định ({latest_review[0]:%d/%m/%Y}) của bản đánh giá {latest_review[1]}: "
+            "quyết định chỉ công nhận những gì đã được thẩm định."
+        )
+        errors.append(FieldError(field="body.decided_on", code="before_review", message=message))
+    return errors
+
+
+def create_decision(session: Session, principal: Principal, body: DecisionCreate) -> Decision:
+    """Record a commune's decision recognising a batch of reviewed assessments: all or none."""
+    commune = unit_named(session, body.commune_code, body.decided_on, "body.commune_code")
+    if commune.level != UnitLevel.COMMUNE:
+        raise invalid_field(
+            "body.commune_code",
+            "wrong_unit_level",
+            f"{commune.name} không phải cấp xã.",
+            "Quyết định công nhận do UBND cấp xã ban hành.",
+        )
+    require_current_or_writable(session, principal, commune, "body.commune_code", body.decided_on)
+    _require_filer(session, principal, commune.id, DECIDERS)
+    ids = [i.lower() for i in body.assessment_ids]
+    rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
+    errors = _decision_errors(session, body, commune, ids, rows)
     if errors:
         raise Problem(
             422, "validation_failed", "Dữ liệu không hợp lệ", "Một số bản đánh giá không công nhận được.", errors=errors
@@ -490,6 +556,19 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
         )
     if session.scalar(select(Decision.id).where(Decision.unit_id == commune.id, Decision.number == body.number)):
         raise Conflict(f"{commune.name} đã có quyết định số {body.number}.", code="decision_number_taken")
+    try:
+        with session.begin_nested():
+            decision = _record_decision(session, principal, body, commune, [rows[public_id] for public_id in ids])
+    except IntegrityError:  # a concurrent decision took one of these subjects or the number
+        raise Conflict(
+            "Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.", code="already_recognised"
+        ) from None
+    return decision
+
+
+def _record_decision(
+    session: Session, principal: Principal, body: DecisionCreate, commune: AdministrativeUnit, rows: list[Assessment]
+) -> Decision:
     decision = Decision(
         unit_id=commune.id,
         number=body.number,
@@ -501,8 +580,7 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
     )
     session.add(decision)
     session.flush()
-    for public_id in ids:
-        row = rows[public_id]
+    for row in rows:
         months = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id)).recognition_period.months
         recognition = Recognition(
             title=row.title,
@@ -533,13 +611,7 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
             decision=body.number,
         )
     audit(session, principal, "create", "decision", decision.id, None, snapshot(decision), number=body.number)
-    try:
-        session.commit()
-    except IntegrityError:  # a concurrent decision took one of these subjects or the number
-        session.rollback()
-        raise Conflict(
-            "Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.", code="already_recognised"
-        ) from None
+    session.flush()
     return decision
 
 
@@ -568,6 +640,7 @@ def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
             valid_from=r.valid_from,
             valid_until=r.valid_until,
             revoked_at=r.revoked_at,
+            revoked_on=r.revoked_on,
             revoked_reason=r.revoked_reason,
         )
         for r, number, decided_on, code, version in rows
@@ -622,7 +695,8 @@ def revoke(session: Session, principal: Principal, recognition: Recognition, rea
     if recognition.revoked_at is not None:
         raise Conflict("Danh hiệu này đã bị thu hồi.", code="already_revoked")
     before = snapshot(recognition)
-    recognition.revoked_at = utcnow()
+    recognition.revoked_at = clock.now()
+    recognition.revoked_on = clock.local_date(recognition.revoked_at)
     recognition.revoked_reason = reason.strip()
     recognition.revoked_by_id = principal.id or None
     audit(
@@ -635,7 +709,7 @@ def revoke(session: Session, principal: Principal, recognition: Recognition, rea
         snapshot(recognition),
         reason=recognition.revoked_reason,
     )
-    session.commit()
+    session.flush()
     return _recognition_rows(session, Recognition.id == recognition.id)[0]
 
 
@@ -657,7 +731,7 @@ def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) 
             Recognition.period,
             Recognition.valid_from,
             Recognition.valid_until,
-            Recognition.revoked_at,
+            Recognition.revoked_on,
             Recognition.revoked_reason,
             Decision.number,
             Decision.decided_on,
@@ -698,16 +772,9 @@ def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) 
             best[row[1]] = row
     items = []
     for period in sorted(best, reverse=True):
-        rank, _, valid_from, valid_until, revoked_at, reason, number, decided_on, version, level = best[period]
+        rank, _, valid_from, valid_until, revoked_on, reason, number, decided_on, version, level = best[period]
         if rank == 3:
-            if revoked_at is not None and revoked_at.date() <= as_of:
-                state = "revoked"
-            elif as_of >= valid_until:
-                state = "expired"
-            elif as_of < valid_from:
-                state = "pending"
-            else:
-                state = "active"
+            state = state_on(as_of, valid_from, valid_until, revoked_on)
         else:
             state = "pending" if rank == 2 else "registered"
         items.append(
@@ -738,7 +805,7 @@ def rescore(session: Session, principal: Principal, body: RescoreRequest) -> Res
     """
     if principal.role not in DECIDERS:
         raise Forbidden("Chỉ cán bộ xã/phường hoặc quản trị viên được chấm lại.")
-    target = get_version(session, body.title, body.to_version, _ADMIN)
+    target = get_version(session, body.title, body.to_version, SYSTEM)
     if target.state != VersionState.PUBLISHED:
         raise Conflict("Chỉ chấm lại theo phiên bản đang công bố.", code="invalid_state")
     rows = list(
@@ -783,63 +850,74 @@ def rescore(session: Session, principal: Principal, body: RescoreRequest) -> Res
         item.new_status, item.new_total = result.status, float(result.total)
         item.changed = (result.status, result.total) != (row.status, row.total)
         if not body.dry_run:
-            public_id = _derived_id(row.public_id, target.content_hash)
-            new = _new_row(
-                public_id,
-                _body_hash(answers),
-                result,
-                derived,
-                answers,
-                chain_id=row.chain_id,
-                revision=row.revision + 1,
-                supersedes_id=row.id,
-                title=row.title,
-                subject_id=row.subject_id,
-                period=row.period,
-                unit_id=row.unit_id,
-                reference_date=row.reference_date,
-                criteria_version_id=target.id,
-                criteria_content_hash=target.content_hash,
-                assessor_id=row.assessor_id,
-            )
-            # A reviewed assessment whose score may have changed goes back to be reviewed again.
-            new.state = (
-                row.state
-                if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED)
-                else (AssessmentState.SUBMITTED)
-            )
-            before = snapshot(row)
-            row.state = AssessmentState.SUPERSEDED
-            row.row_version += 1
-            session.add(new)
-            session.flush()
-            audit(
-                session, principal, "rescore", "assessment", row.id, before, snapshot(row), to_version=body.to_version
-            )
-            audit(
-                session,
-                principal,
-                "create",
-                "assessment",
-                new.id,
-                None,
-                snapshot(new),
-                supersedes=row.public_id,
-                to_version=body.to_version,
-            )
-            item.new_assessment_id = public_id
+            try:
+                with session.begin_nested():
+                    item.new_assessment_id = _rescored_revision(
+                        session, principal, row, target, answers, result, derived
+                    )
+            except IntegrityError:  # superseded meanwhile by a concurrent revision or re-scoring
+                item.new_status = item.new_total = None
+                item.changed = False
+                item.problems = ["Bản đánh giá vừa được sửa hoặc chấm lại ở nơi khác; không chấm lại lần nữa."]
         items.append(item)
     if body.dry_run:
-        session.rollback()
-    else:
-        session.commit()
+        session.rollback()  # a dry run leaves nothing behind: the request's transaction ends here
     return RescoreReport(to_version=body.to_version, dry_run=body.dry_run, items=items, total=len(items))
 
 
-def _derived_id(public_id: str, content_hash: str) -> str:
-    """A stable id for the re-scored revision, so repeating the operation cannot fork a chain."""
-    digest = hashlib.sha256(f"{public_id}:{content_hash}".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+def _rescored_revision(
+    session: Session,
+    principal: Principal,
+    row: Assessment,
+    target: CriteriaVersionRecord,
+    answers: AnswersIn,
+    result: Result,
+    derived: dict,
+) -> str:
+    """The new revision of `row` under `target`. Its id is random, made by the service: an id
+    derived from the old one could be taken in advance by a client. An assessment is superseded
+    at most once (a unique index), so repeating or racing the operation cannot fork a chain."""
+    public_id = str(uuid.uuid4())
+    new = _new_row(
+        public_id,
+        _body_hash(answers),
+        result,
+        derived,
+        answers,
+        chain_id=row.chain_id,
+        revision=row.revision + 1,
+        supersedes_id=row.id,
+        title=row.title,
+        subject_id=row.subject_id,
+        period=row.period,
+        unit_id=row.unit_id,
+        reference_date=row.reference_date,
+        criteria_version_id=target.id,
+        criteria_content_hash=target.content_hash,
+        assessor_id=row.assessor_id,
+    )
+    # A reviewed assessment whose score may have changed goes back to be reviewed again.
+    new.state = (
+        row.state if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED) else AssessmentState.SUBMITTED
+    )
+    before = snapshot(row)
+    row.state = AssessmentState.SUPERSEDED
+    row.row_version += 1
+    session.add(new)
+    session.flush()
+    audit(session, principal, "rescore", "assessment", row.id, before, snapshot(row), to_version=target.version_id)
+    audit(
+        session,
+        principal,
+        "create",
+        "assessment",
+        new.id,
+        None,
+        snapshot(new),
+        supersedes=row.public_id,
+        to_version=target.version_id,
+    )
+    return public_id
 
 
 # --- the public title check ---------------------------------------------------------------------
@@ -861,7 +939,7 @@ def public_title_check(session: Session, ids, national_id: str, birth_date: date
         )
     ).first()
     matches = found is not None and hmac.compare_digest(str(found.birth_date), str(birth_date))
-    rows = status_of(session, TitleCode.CITIZEN, found.id if matches else 0, date.today())
+    rows = status_of(session, TitleCode.CITIZEN, found.id if matches else 0, clock.today())
     if matches:
         rekey_if_old(session, ids, found.id, found.national_id_key_version, national_id)
     return [row for row in rows if row.state != "none"] if matches else []

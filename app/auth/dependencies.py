@@ -39,7 +39,7 @@ def get_current_principal(
     if not token:
         raise NotAuthenticated()
     claims = tokens.verify_access_token(token)
-    principal = load_principal(session, claims.user_id, claims.issued_at)
+    principal = load_principal(session, claims.user_id, claims.credential_version)
     if principal is None:
         raise NotAuthenticated("Tài khoản không còn hiệu lực. Vui lòng đăng nhập lại.", code="invalid_token")
     return principal

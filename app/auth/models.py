@@ -29,6 +29,9 @@ class User(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_changed_at: Mapped[datetime | None]
+    # Moved on by every password change; access tokens carry it (claim `cv`), so a change
+    # ends every token issued before it, whatever the second.
+    credential_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     units: Mapped[list[UserUnit]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="raise")
 

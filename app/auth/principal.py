@@ -19,3 +19,8 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+# The one principal for what the service does on its own behalf (seed loads, the CLI, a
+# version looked up whatever its state): an administrator without an account.
+SYSTEM = Principal(id=0, username="system", role=Role.ADMIN, unit_ids=frozenset())

@@ -25,10 +25,11 @@ from app.auth.schemas import (
     UserOut,
     UserUpdate,
 )
-from app.database import SessionDep
-from app.exceptions import FieldError, Problem, problem_responses
+from app.database import SessionDep, SessionFactoryDep
+from app.exceptions import FieldError, NotAuthenticated, Problem, problem_responses
 from app.params import IdPath, Limit, Offset
 from app.security import ratelimit
+from app.security.client import client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -42,6 +43,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 def issue_token(
     request: Request,
     session: SessionDep,
+    separate: SessionFactoryDep,
     tokens: TokensDep,
     passwords: PasswordsDep,
     grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
@@ -65,15 +67,20 @@ def issue_token(
                 FieldError(field=f"body.{name}", code="missing", message="Trường này là bắt buộc.") for name in missing
             ],
         )
-    # Throttled per account and address before any password is checked, so guessing is slow.
-    address = request.client.host if request.client else "unknown"
-    account = ratelimit.opaque((username or refresh_token or "").strip().lower())
-    limit = request.app.state.settings.login_attempts_per_15_minutes
-    ratelimit.enforce(session, f"login:{account}:{address}", limit, 900)
-    if grant_type == "refresh_token":
-        return service.refresh_tokens(session, tokens, refresh_token or "")
-    user = service.authenticate(session, passwords, username or "", password or "")
-    return service.issue_tokens(session, tokens, user)
+    # Failed attempts per account and address are limited, checked before any password is, so
+    # guessing is slow; successful logins are not counted, so they never lock anyone out.
+    limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
+    key = (ratelimit.opaque((username or refresh_token or "").strip().lower()), client_address(request))
+    failures = ratelimit.per_minute("login-failures", request.app.state.settings.login_attempts_per_15_minutes, 15)
+    limiter.refuse_if_exhausted(failures, *key)
+    try:
+        if grant_type == "refresh_token":
+            return service.refresh_tokens(session, tokens, refresh_token or "", separate)
+        user = service.authenticate(session, passwords, username or "", password or "")
+        return service.issue_tokens(session, tokens, user)
+    except NotAuthenticated:
+        limiter.hit(failures, *key)
+        raise
 
 
 @router.post(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app import clock
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import RefreshToken, Role, User, UserUnit
@@ -17,7 +18,7 @@ from app.auth.passwords import Passwords
 from app.auth.principal import Principal
 from app.auth.schemas import TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
 from app.auth.tokens import TokenService, refresh_token_digest
-from app.database import utcnow
+from app.database import separate_session
 from app.exceptions import Conflict, FieldError, NotAuthenticated, NotFound, Problem, invalid_field
 from app.units.models import AdministrativeUnit, UnitLevel
 from app.units.service import units_by_codes
@@ -49,14 +50,14 @@ def authenticate(session: Session, passwords: Passwords, username: str, password
         raise NotAuthenticated("Tên đăng nhập hoặc mật khẩu không đúng.", code="invalid_credentials")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
-        session.commit()
+        session.flush()
     return user
 
 
 def issue_tokens(session: Session, tokens: TokenService, user: User, family_id: str | None = None) -> TokenResponse:
-    access_token, expires_in = tokens.issue_access_token(user.id, user.role)
+    access_token, expires_in = tokens.issue_access_token(user.id, user.role, user.credential_version)
     plain, digest = tokens.new_refresh_token()
-    now = utcnow()
+    now = clock.now()
     session.add(
         RefreshToken(
             user_id=user.id,
@@ -66,32 +67,40 @@ def issue_tokens(session: Session, tokens: TokenService, user: User, family_id: 
             expires_at=now + tokens.refresh_ttl,
         )
     )
-    session.commit()
+    session.flush()
     return TokenResponse(access_token=access_token, expires_in=expires_in, refresh_token=plain)
 
 
-def refresh_tokens(session: Session, tokens: TokenService, plain: str) -> TokenResponse:
-    """Rotate a refresh token. A token presented twice revokes its whole family."""
+def refresh_tokens(
+    session: Session, tokens: TokenService, plain: str, separate: sessionmaker[Session]
+) -> TokenResponse:
+    """Rotate a refresh token. A token presented twice revokes its whole family: that
+    revocation is written in a short transaction of its own (`separate`), since the request
+    itself fails and rolls back."""
     invalid = NotAuthenticated(
         "Mã làm mới không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.", code="invalid_refresh_token"
     )
     stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == refresh_token_digest(plain)))
-    now = utcnow()
+    now = clock.now()
     if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
         raise invalid
-    # Atomic claim: of two concurrent uses only one can flip used_at from NULL.
-    claimed = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
-        .values(used_at=now)
-    ).rowcount
+    claimed = 0
+    if stored.used_at is None:
+        # Atomic claim: of two concurrent uses only one can flip used_at from NULL.
+        claimed = session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+            .values(used_at=now)
+        ).rowcount
     if claimed != 1:
-        _revoke_family(session, stored.family_id, now)
-        session.commit()
+        # Used before: a sign of theft. The request fails; its own transaction is ended first
+        # (SQLite admits one writer at a time), then the family is revoked in a short one.
+        session.rollback()
+        with separate_session(separate) as own:
+            _revoke_family(own, stored.family_id, now)
         raise invalid
     user = session.get(User, stored.user_id)
     if user is None or not user.is_active:
-        session.commit()
         raise invalid
     return issue_tokens(session, tokens, user, family_id=stored.family_id)
 
@@ -100,8 +109,7 @@ def revoke_refresh_token(session: Session, plain: str) -> None:
     """Log out: revoke the token's family. Unknown tokens are ignored (RFC 7009 §2.2)."""
     stored = session.scalar(select(RefreshToken).where(RefreshToken.token_hash == refresh_token_digest(plain)))
     if stored is not None:
-        _revoke_family(session, stored.family_id, utcnow())
-        session.commit()
+        _revoke_family(session, stored.family_id, clock.now())
 
 
 def _revoke_family(session: Session, family_id: str, now: datetime) -> None:
@@ -116,16 +124,16 @@ def _revoke_all_for_user(session: Session, user_id: int) -> None:
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=clock.now())
     )
 
 
-def load_principal(session: Session, user_id: int, token_issued_at: int) -> Principal | None:
-    """The active user behind a token; tokens issued before a password change no longer count."""
+def load_principal(session: Session, user_id: int, credential_version: int) -> Principal | None:
+    """The active user behind a token. A token carries the account's credential version at
+    issue; changing the password (or an admin's reset) moves the version on, so every token
+    issued before, even within the same second, stops working."""
     user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
-    if user.password_changed_at and int(user.password_changed_at.timestamp()) > token_issued_at:
+    if user is None or not user.is_active or user.credential_version != credential_version:
         return None
     unit_ids = session.scalars(select(UserUnit.unit_id).where(UserUnit.user_id == user_id))
     return Principal(id=user.id, username=user.username, role=Role(user.role), unit_ids=frozenset(unit_ids))
@@ -137,10 +145,11 @@ def change_own_password(session: Session, passwords: Passwords, principal: Princ
         raise invalid_field("body.current_password", "wrong_password", "Mật khẩu hiện tại không đúng.")
     before = snapshot(user)
     user.password_hash = passwords.hash(new)
-    user.password_changed_at = utcnow()
+    user.password_changed_at = clock.now()
+    user.credential_version += 1
     _revoke_all_for_user(session, user.id)
     audit(session, principal, "change_password", "user", user.id, before, snapshot(user))
-    session.commit()
+    session.flush()
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -158,7 +167,7 @@ def _resolve_jurisdiction(session: Session, role: Role, codes: list[str]) -> lis
         return []
     if not codes:
         raise invalid_field("body.unit_codes", "missing", "Tài khoản này cần ít nhất một đơn vị thuộc phạm vi quản lý.")
-    found = units_by_codes(session, codes, date.today())
+    found = units_by_codes(session, codes, clock.today())
     errors = []
     for index, code in enumerate(codes):
         unit = found.get(code)
@@ -236,7 +245,7 @@ def create_user(session: Session, passwords: Passwords, data: UserCreate, actor:
     unit_ids = _resolve_jurisdiction(session, data.role, data.unit_codes)
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"Tên đăng nhập {data.username} đã được dùng.", code="username_taken")
-    now = utcnow()
+    now = clock.now()
     user = User(
         username=data.username,
         full_name=data.full_name,
@@ -244,16 +253,17 @@ def create_user(session: Session, passwords: Passwords, data: UserCreate, actor:
         role=data.role,
         is_active=True,
         password_changed_at=now,
+        credential_version=1,
         units=[UserUnit(unit_id=unit_id) for unit_id in unit_ids],
     )
-    session.add(user)
     try:
-        session.flush()
-        audit(session, actor, "create", "user", user.id, None, snapshot(user), role=data.role)
-        session.commit()
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
     except IntegrityError:  # a concurrent create with the same username
-        session.rollback()
         raise Conflict(f"Tên đăng nhập {data.username} đã được dùng.", code="username_taken") from None
+    audit(session, actor, "create", "user", user.id, None, snapshot(user), role=data.role)
+    session.flush()
     return user
 
 
@@ -290,13 +300,14 @@ def update_user(
         user.full_name = data.full_name.strip()
     if data.password is not None:
         user.password_hash = passwords.hash(data.password)
-        user.password_changed_at = utcnow()
+        user.password_changed_at = clock.now()
+        user.credential_version += 1
         _revoke_all_for_user(session, user.id)
     if data.is_active is not None:
         user.is_active = data.is_active
         if not data.is_active:
             _revoke_all_for_user(session, user.id)
-    user.updated_at = utcnow()
+    user.updated_at = clock.now()
     audit(
         session,
         actor,
@@ -307,5 +318,5 @@ def update_user(
         snapshot(user),
         fields=sorted(data.model_dump(exclude_unset=True, exclude={"password"})),
     )
-    session.commit()
+    session.flush()
     return user

@@ -17,13 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jose import ExpiredSignatureError, JWTError, jwk, jwt
+from jose import JWTError, jwk, jwt
 
+from app import clock
 from app.config import ASYMMETRIC_ALGORITHMS, Settings
 from app.exceptions import NotAuthenticated
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
-_REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")  # python-jose option names
+# python-jose option names; `iat`, `nbf` and `exp` are required and checked below against the
+# service's clock (python-jose would check them against the system's).
+_REQUIRED_CLAIMS = ("sub", "iss", "aud", "jti")
+_LEEWAY_SECONDS = 30  # clock skew tolerated between signer and verifier
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class AccessClaims:
     role: str
     token_id: str
     issued_at: int
+    credential_version: int
     expires_at: datetime
 
 
@@ -82,8 +87,10 @@ class TokenService:
         """Public keys for verifiers; empty in HS256 development mode (the key is secret)."""
         return {"keys": list(self._public_jwks)}
 
-    def issue_access_token(self, user_id: int, role: str, now: datetime | None = None) -> tuple[str, int]:
-        now = now or datetime.now(UTC)
+    def issue_access_token(
+        self, user_id: int, role: str, credential_version: int, now: datetime | None = None
+    ) -> tuple[str, int]:
+        now = now or clock.now()
         expires = now + self.access_ttl
         claims = {
             "sub": str(user_id),
@@ -95,6 +102,7 @@ class TokenService:
             "exp": int(expires.timestamp()),
             "jti": uuid.uuid4().hex,
             "typ": ACCESS_TOKEN_TYPE,
+            "cv": credential_version,
         }
         token = jwt.encode(claims, self._signing_key, algorithm=self.algorithm, headers={"kid": self.kid})
         return token, int(self.access_ttl.total_seconds())
@@ -119,20 +127,39 @@ class TokenService:
                 algorithms=[self.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require_" + claim: True for claim in _REQUIRED_CLAIMS},
+                # Times are checked below against the service's one clock.
+                options={
+                    **{"require_" + claim: True for claim in _REQUIRED_CLAIMS},
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except ExpiredSignatureError:
-            raise NotAuthenticated("Phiên đăng nhập đã hết hạn.", code="token_expired") from None
         except JWTError:
             raise invalid from None
-        if claims.get("typ") != ACCESS_TOKEN_TYPE or not str(claims.get("sub", "")).isdigit():
+        subject, version = str(claims.get("sub", "")), claims.get("cv")
+        times = [claims.get(name) for name in ("iat", "nbf", "exp")]
+        if (
+            claims.get("typ") != ACCESS_TOKEN_TYPE
+            or not (subject.isascii() and subject.isdigit() and len(subject) <= 10)
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+            or not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t < 2**33 for t in times)
+        ):
             raise invalid
+        now = clock.now().timestamp()
+        issued_at, not_before, expires = times
+        if not_before > now + _LEEWAY_SECONDS or issued_at > now + _LEEWAY_SECONDS:
+            raise invalid
+        if expires <= now:
+            raise NotAuthenticated("Phiên đăng nhập đã hết hạn.", code="token_expired")
         return AccessClaims(
-            user_id=int(claims["sub"]),
+            user_id=int(subject),
             role=str(claims.get("role", "")),
             token_id=str(claims["jti"]),
-            issued_at=int(claims["iat"]),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            issued_at=issued_at,
+            credential_version=version,
+            expires_at=datetime.fromtimestamp(expires, UTC),
         )
 
     def new_refresh_token(self) -> tuple[str, str]:

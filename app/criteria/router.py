@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, status
 
+from app import clock
 from app.auth.dependencies import AdminPrincipal, OptionalPrincipal, require_roles
 from app.auth.models import Role
 from app.criteria import service
@@ -60,7 +60,7 @@ def in_force(
     province: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="Mã tỉnh")] = None,
     on: Annotated[Day | None, Query(description="Ngày (mặc định hôm nay)")] = None,
 ) -> VersionDetail:
-    return service.detail(session, service.resolve(session, title, province, on or date.today()))
+    return service.detail(session, service.resolve(session, title, province, on or clock.today()))
 
 
 @router.get(

@@ -11,12 +11,12 @@ from pathlib import Path
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.principal import Principal
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord, VersionState
 from app.criteria.schemas import EvaluationRequest, VersionDetail, VersionSummary
-from app.database import utcnow
 from app.exceptions import Conflict, FieldError, NotFound, Problem
 from app.migrate import PROJECT_ROOT
 from app.rules import (
@@ -190,7 +190,7 @@ def save_draft(
         snapshot(record),
         version=f"{version.title}/{version.version}",
     )
-    session.commit()
+    session.flush()
     return record, True
 
 
@@ -201,7 +201,7 @@ def publish(session: Session, record: CriteriaVersionRecord, actor_id: int | Non
         raise Conflict("Chỉ phiên bản nháp mới được công bố.", code="invalid_state")
     before = snapshot(record)
     record.state = VersionState.PUBLISHED
-    record.published_at = utcnow()
+    record.published_at = clock.now()
     record.published_by_id = actor_id
     audit(
         session,
@@ -214,7 +214,7 @@ def publish(session: Session, record: CriteriaVersionRecord, actor_id: int | Non
         actor_id=actor_id,
         version=f"{record.title}/{record.version_id}",
     )
-    session.commit()
+    session.flush()
     return record
 
 
@@ -223,7 +223,7 @@ def retire(session: Session, record: CriteriaVersionRecord, actor: Principal | N
         raise Conflict("Chỉ phiên bản đã công bố mới được ngừng áp dụng.", code="invalid_state")
     before = snapshot(record)
     record.state = VersionState.RETIRED
-    record.retired_at = utcnow()
+    record.retired_at = clock.now()
     audit(
         session,
         actor,
@@ -234,7 +234,7 @@ def retire(session: Session, record: CriteriaVersionRecord, actor: Principal | N
         snapshot(record),
         version=f"{record.title}/{record.version_id}",
     )
-    session.commit()
+    session.flush()
     return record
 
 
@@ -295,9 +295,19 @@ def dry_run(record: CriteriaVersionRecord, body: EvaluationRequest) -> Result:
         raise answers_problem(invalid) from None
 
 
-def answers_problem(invalid: AnswersInvalid, prefix: str = "body.") -> Problem:
+def answers_problem(invalid: AnswersInvalid, context_field: str = "body.context.") -> Problem:
+    """The engine's issues with the names of the fields the caller sent: `answers.x` is
+    `body.answers.x`; the engine's `context.subject_group` is where the request carries the
+    context (`body.context.` for a dry run, `body.` for an assessment)."""
     errors = [
-        FieldError(field=prefix + issue.field, code=issue.code, message=issue.message) for issue in invalid.issues
+        FieldError(
+            field=(context_field + issue.field.removeprefix("context."))
+            if issue.field.startswith("context.")
+            else "body." + issue.field,
+            code=issue.code,
+            message=issue.message,
+        )
+        for issue in invalid.issues
     ]
     return Problem(
         422,

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base, utcnow
+from app import clock
+from app.database import Base
 
 
 class PersonAccessEvent(Base):
@@ -19,6 +20,6 @@ class PersonAccessEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     action: Mapped[str] = mapped_column(String(32))  # read, list, search, export, household, staff, titles
     purpose: Mapped[str] = mapped_column(String(200))

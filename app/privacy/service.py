@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.assessments.models import Assessment, Recognition
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.database import utcnow
 from app.exceptions import Conflict, Forbidden
 from app.privacy.models import PersonAccessEvent
 from app.registry.models import (
@@ -30,9 +30,9 @@ from app.registry.models import (
 )
 from app.registry.national_id import NationalIds
 from app.rules import TitleCode
-from app.security.ratelimit import purge as purge_rate_limits
 
 DEFAULT_PURPOSE = "tra cứu hồ sơ"
+DUPLICATE_CHECK_PURPOSE = "kiểm tra trùng số CCCD khi ghi người mới"
 DEIDENTIFIED_NAME = "(đã ẩn danh)"
 # Who may export or de-identify a person's record (besides reading it, which READERS may).
 CONTROLLERS = (Role.ADMIN, Role.COMMUNE_OFFICER)
@@ -44,15 +44,15 @@ def clean_purpose(raw: str | None) -> str:
 
 
 def log_access(session: Session, principal: Principal, person_ids: list[int], action: str, purpose: str) -> None:
-    """Record that `principal` read these people's records, and commit."""
+    """Record that `principal` read these people's records (in the caller's transaction)."""
     if not person_ids:
         return
-    now = utcnow()
+    now = clock.now()
     session.add_all(
         PersonAccessEvent(person_id=pid, user_id=principal.id or None, at=now, action=action, purpose=purpose)
         for pid in dict.fromkeys(person_ids)
     )
-    session.commit()
+    session.flush()
 
 
 def access_events(session: Session, person_id: int, limit: int, offset: int) -> tuple[list[PersonAccessEvent], int]:
@@ -81,7 +81,7 @@ def export_person(session: Session, person: Person) -> dict[str, Any]:
         for key in ("request_hash", "derived", "unit_groups", "evidence"):
             row.pop(key, None)
     return {
-        "exported_at": datetime.now(UTC).isoformat(),
+        "exported_at": clock.now().isoformat(),
         "person": {k: v for k, v in snapshot(person).items() if k != "national_id_hmac"},
         "sectors": [row["sector"] for row in _rows(session, PersonSector, PersonSector.person_id == person.id)],
         "residences": _rows(session, Residence, Residence.person_id == person.id),
@@ -123,14 +123,14 @@ def deidentify(session: Session, principal: Principal, person: Person, reason: s
     person.national_id_hmac = None
     person.national_id_key_version = None
     person.national_id_masked = None
-    person.updated_at = utcnow()
+    person.updated_at = clock.now()
     # A household named after its head no longer names him or her.
     for household in session.scalars(select(Household).where(Household.head_person_id == person.id)):
         household_before = snapshot(household)
         household.name = f"Hộ số {household.id}"
         audit(session, principal, "deidentify", "household", household.id, household_before, snapshot(household))
     audit(session, principal, "deidentify", "person", person.id, before, snapshot(person), reason=reason)
-    session.commit()
+    session.flush()
     return person
 
 
@@ -143,7 +143,6 @@ def rekey_if_old(session: Session, ids: NationalIds, person_id: int, key_version
             .where(Person.id == person_id)
             .values(national_id_hmac=ids.digest(number), national_id_key_version=ids.key_version)
         )
-        session.commit()
 
 
 def key_status(session: Session) -> dict[int | None, int]:
@@ -162,7 +161,6 @@ def key_status(session: Session) -> dict[int | None, int]:
 
 def purge(session: Session, access_log_days: int) -> dict[str, int]:
     """Delete what the retention settings say is no longer needed."""
-    cutoff = datetime.now(UTC) - timedelta(days=access_log_days)
+    cutoff = clock.now() - timedelta(days=access_log_days)
     removed = session.execute(delete(PersonAccessEvent).where(PersonAccessEvent.at < cutoff)).rowcount or 0
-    session.commit()
-    return {"access_events": removed, "rate_limit_windows": purge_rate_limits(session, timedelta(days=1))}
+    return {"access_events": removed}

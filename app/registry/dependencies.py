@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from app.auth.dependencies import CurrentPrincipal
-from app.database import SessionDep
+from app.auth.principal import Principal
+from app.database import SessionDep, separate_session
 from app.params import IdPath
+from app.privacy.service import DUPLICATE_CHECK_PURPOSE, log_access
 from app.registry import service
 from app.registry.models import Clan, Household, Organisation, Person
+from app.security import ratelimit
 
 
 def person_in_scope(person_id: IdPath, session: SessionDep, principal: CurrentPrincipal) -> Person:
@@ -35,3 +38,32 @@ PersonDep = Annotated[Person, Depends(person_in_scope)]
 HouseholdDep = Annotated[Household, Depends(household_in_scope)]
 ClanDep = Annotated[Clan, Depends(clan_in_scope)]
 OrganisationDep = Annotated[Organisation, Depends(organisation_in_scope)]
+
+
+class DuplicateIdAnswers:
+    """Answers that a national ID is already registered tell the caller that a person exists:
+    each one is logged as an access to that person (in its own transaction, since the request
+    itself is refused and rolled back), and an account gets only so many per hour. Past the
+    limit, any creation naming a national ID is refused with 429, so the limit cannot be probed
+    either."""
+
+    def __init__(self, request: Request, principal: Principal) -> None:
+        self._limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
+        self._limit = ratelimit.per_hour("duplicate-id", request.app.state.settings.duplicate_id_answers_per_hour)
+        self._factory = request.app.state.session_factory
+        self._principal = principal
+
+    def before_lookup(self) -> None:
+        self._limiter.refuse_if_exhausted(self._limit, str(self._principal.id))
+
+    def found(self, person_id: int) -> None:
+        self._limiter.hit(self._limit, str(self._principal.id))
+        with separate_session(self._factory) as session:
+            log_access(session, self._principal, [person_id], "duplicate_check", DUPLICATE_CHECK_PURPOSE)
+
+
+def duplicate_answers(request: Request, principal: CurrentPrincipal) -> DuplicateIdAnswers:
+    return DuplicateIdAnswers(request, principal)
+
+
+DuplicateAnswersDep = Annotated[DuplicateIdAnswers, Depends(duplicate_answers)]

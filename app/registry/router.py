@@ -13,7 +13,7 @@ from app.params import IdPath, Limit, Offset
 from app.privacy.router import AccessPurpose
 from app.privacy.service import clean_purpose, log_access
 from app.registry import service
-from app.registry.dependencies import ClanDep, HouseholdDep, OrganisationDep, PersonDep
+from app.registry.dependencies import ClanDep, DuplicateAnswersDep, HouseholdDep, OrganisationDep, PersonDep
 from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Residence
 from app.registry.national_id import NationalIds
 from app.registry.schemas import (
@@ -52,11 +52,21 @@ def get_national_ids(request: Request) -> NationalIds:
 NationalIdsDep = Annotated[NationalIds, Depends(get_national_ids)]
 
 
-@router.post("/people", response_model=PersonOut, summary="Ghi một người vào sổ", **WRITE)
+@router.post(
+    "/people",
+    response_model=PersonOut,
+    summary="Ghi một người vào sổ",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 409, 429),
+)
 def create_person(
-    session: SessionDep, principal: CurrentPrincipal, ids: NationalIdsDep, body: PersonCreate
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    ids: NationalIdsDep,
+    duplicates: DuplicateAnswersDep,
+    body: PersonCreate,
 ) -> PersonOut:
-    return service.people_out(session, [service.create_person(session, principal, ids, body)])[0]
+    return service.people_out(session, [service.create_person(session, principal, ids, body, duplicates)])[0]
 
 
 @router.get(

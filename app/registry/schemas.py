@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.params import MAX_DB_INT, Day
+from app import clock
+from app.params import MAX_DB_INT, NationalId, PastDay, Year
 from app.registry.models import ManagingLevel, OrganisationKind, Sex
 from app.rules import TitleCode
 from app.text import clean_name
 from app.units.schemas import UnitCodeStr
 
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT, strict=True)]
-Year = Annotated[int, Field(ge=2000, le=2100, strict=True)]
 Sector = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,31}$", examples=["education"])]
 
 
@@ -38,30 +38,15 @@ class UnitBrief(BaseModel):
 
 class PersonCreate(Input):
     full_name: str = Field(min_length=1, max_length=200)
-    birth_date: Day | None = None
+    birth_date: PastDay | None = None
     sex: Sex | None = None
     occupational_group: str | None = Field(default=None, max_length=64)
     sectors: list[Sector] = Field(default_factory=list, max_length=10)
-    # SecretStr keeps the number out of reprs, logs and error echoes.
-    national_id: SecretStr | None = Field(default=None, description="Số CCCD 12 chữ số; chỉ lưu dạng HMAC")
+    national_id: NationalId | None = None
     unit_code: UnitCodeStr = Field(description="Nơi cư trú: mã thôn/tổ dân phố hoặc xã/phường")
-    resident_since: Day | None = None
+    resident_since: PastDay | None = Field(default=None, description="Ngày đến cư trú (mặc định hôm nay)")
 
     _full_name = field_validator("full_name")(_name)
-
-    @field_validator("national_id")
-    @classmethod
-    def _twelve_digits(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not (len(value.get_secret_value()) == 12 and value.get_secret_value().isdigit()):
-            raise ValueError("Số CCCD phải gồm đúng 12 chữ số.")
-        return value
-
-    @field_validator("birth_date")
-    @classmethod
-    def _not_future(cls, value: date | None) -> date | None:
-        if value is not None and (value > date.today() or value.year < 1900):
-            raise ValueError("Ngày sinh không hợp lệ.")
-        return value
 
 
 class PersonOut(BaseModel):
@@ -81,26 +66,19 @@ class PersonList(BaseModel):
 
 
 class NationalIdSearch(Input):
-    national_id: SecretStr
-
-    @field_validator("national_id")
-    @classmethod
-    def _twelve_digits(cls, value: SecretStr) -> SecretStr:
-        if not (len(value.get_secret_value()) == 12 and value.get_secret_value().isdigit()):
-            raise ValueError("Số CCCD phải gồm đúng 12 chữ số.")
-        return value
+    national_id: NationalId
 
 
 class MemberIn(Input):
     person_id: DbId
     relation: str | None = Field(default=None, max_length=32)
-    joined_on: Day | None = None
+    joined_on: PastDay | None = None
 
 
 class HouseholdCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["Hộ ông Nguyễn Văn An"])
     unit_code: UnitCodeStr
-    since: Day | None = None
+    since: PastDay | None = None
     head_person_id: DbId | None = None
     members: list[MemberIn] = Field(default_factory=list, max_length=50)
 
@@ -124,13 +102,13 @@ class HouseholdOut(BaseModel):
 
 
 class LeaveIn(Input):
-    left_on: Day | None = None
+    left_on: PastDay | None = None
 
 
 class ClanCreate(Input):
     name: str = Field(min_length=1, max_length=200, examples=["Dòng họ Nguyễn Văn"])
     home_commune_code: UnitCodeStr
-    since: Day | None = None
+    since: PastDay | None = None
     household_ids: list[DbId] = Field(default_factory=list, max_length=2000)
 
     _name = field_validator("name")(_name)
@@ -152,7 +130,7 @@ class ClanOut(BaseModel):
 
 class HouseholdJoin(Input):
     household_id: DbId
-    joined_on: Day | None = None
+    joined_on: PastDay | None = None
 
 
 class OrganisationCreate(Input):
@@ -161,7 +139,7 @@ class OrganisationCreate(Input):
     sector: Sector | None = None
     managing_level: ManagingLevel = ManagingLevel.COMMUNE
     unit_code: UnitCodeStr
-    since: Day | None = None
+    since: PastDay | None = None
     staff: list[MemberIn] = Field(default_factory=list, max_length=5000)
 
     _name = field_validator("name")(_name)
@@ -181,7 +159,15 @@ class RegistrationCreate(Input):
     title: TitleCode
     subject_id: DbId
     year: Year
-    registered_on: Day | None = None
+    registered_on: PastDay | None = None
+
+    @field_validator("year")
+    @classmethod
+    def _this_or_next_year(cls, value: int) -> int:
+        # Households sign up at the start of the year, some in December for the next one.
+        if value > clock.today().year + 1:
+            raise ValueError(f"Chỉ đăng ký được cho năm nay hoặc năm sau ({clock.today().year + 1}).")
+        return value
 
 
 class RegistrationOut(BaseModel):
@@ -195,4 +181,4 @@ class RegistrationOut(BaseModel):
 
 class MoveIn(Input):
     unit_code: UnitCodeStr = Field(description="Nơi cư trú mới: mã thôn/tổ dân phố hoặc xã/phường")
-    since: Day | None = Field(default=None, description="Ngày chuyển đến (mặc định hôm nay)")
+    since: PastDay | None = Field(default=None, description="Ngày chuyển đến (mặc định hôm nay)")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, exists, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
@@ -50,7 +52,7 @@ from app.registry.schemas import (
 )
 from app.rules import TitleCode
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
-from app.units.service import get_unit, in_jurisdiction
+from app.units.service import in_jurisdiction, require_current_or_writable, unit_named
 
 READERS = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER, Role.ASSESSOR)
 WRITERS = (Role.ADMIN, Role.COMMUNE_OFFICER, Role.ASSESSOR)
@@ -112,32 +114,36 @@ def subject_unit(session: Session, title: TitleCode, subject_id: int) -> int:
     return unit_id
 
 
-def visible_subject_unit(session: Session, principal: Principal, title: TitleCode, subject_id: int) -> int:
-    """The subject's home unit if the caller may see it; 404 otherwise (existence is not revealed)."""
+def visible_subject_unit_or_none(
+    session: Session, principal: Principal, title: TitleCode, subject_id: int
+) -> int | None:
+    """The subject's home unit if the caller may see the subject, else None."""
     unit_id = home_unit_id(session, title, subject_id)
     if (
         unit_id is None
         or principal.role not in (*READERS, Role.PORTAL_CLIENT)
         or not in_jurisdiction(session, principal, unit_id)
     ):
+        return None
+    return unit_id
+
+
+def visible_subject_unit(session: Session, principal: Principal, title: TitleCode, subject_id: int) -> int:
+    """The subject's home unit if the caller may see it; 404 otherwise (existence is not revealed)."""
+    unit_id = visible_subject_unit_or_none(session, principal, title, subject_id)
+    if unit_id is None:
         raise NotFound("Không tìm thấy đối tượng.")
     return unit_id
 
 
-def _writable_unit(session: Session, principal: Principal, code: str, on: date) -> AdministrativeUnit:
-    unit = get_unit(session, code, on)
+def _writable_unit(
+    session: Session, principal: Principal, code: str, on: date, field: str = "body.unit_code"
+) -> AdministrativeUnit:
+    """The commune or village a body's code names on `on`, where the caller may write."""
+    unit = unit_named(session, code, on, field)
     if unit.level not in (UnitLevel.COMMUNE, UnitLevel.VILLAGE):
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Nơi cư trú phải là xã/phường hoặc thôn/tổ dân phố.",
-            errors=[
-                FieldError(
-                    field="body.unit_code", code="wrong_unit_level", message=f"{unit.name} không phải cấp xã hoặc thôn."
-                )
-            ],
-        )
+        raise invalid_field(field, "wrong_unit_level", f"{unit.name} không phải cấp xã hoặc thôn.")
+    require_current_or_writable(session, principal, unit, field, on)
     require_writer(session, principal, unit.id)
     return unit
 
@@ -181,29 +187,61 @@ def _require_visible(session: Session, principal: Principal, kind: str, ids: lis
 # --- people ------------------------------------------------------------------------------------
 
 
-def create_person(session: Session, principal: Principal, ids: NationalIds, data: PersonCreate) -> Person:
-    since = data.resident_since or date.today()
+class DuplicateGuard(Protocol):
+    """What happens around the look-up of a national ID already in the registry (see
+    app.registry.dependencies): a limit per account, and an access-log entry that survives
+    the refused request."""
+
+    def before_lookup(self) -> None: ...
+
+    def found(self, person_id: int) -> None: ...
+
+
+def national_id_taken(session: Session, principal: Principal, person_id: int) -> Conflict:
+    """Duplicates stay impossible; the answer says how to bring the person over instead."""
+    if visible_subject_unit_or_none(session, principal, TitleCode.CITIZEN, person_id) is not None:
+        detail = (
+            f"Số CCCD này đã có trong sổ: người mã {person_id}, thuộc phạm vi quản lý của bạn. Nếu người này chuyển "
+            f"đến nơi khác trong phạm vi, hãy ghi việc chuyển nơi cư trú (POST /api/v1/people/{person_id}/residence) "
+            "thay vì ghi một hồ sơ mới."
+        )
+    else:
+        detail = (
+            "Số CCCD này đã có trong sổ đăng ký ở một đơn vị khác. Nếu người này đã chuyển đến, đề nghị cán bộ "
+            "xã/phường nơi người đó đang cư trú, hoặc cán bộ có thẩm quyền ở cả hai nơi, ghi việc chuyển nơi cư trú; "
+            "không ghi hồ sơ mới (xem docs/registry.md, mục chuyển nơi cư trú)."
+        )
+    return Conflict(detail, code="national_id_taken")
+
+
+def create_person(
+    session: Session, principal: Principal, ids: NationalIds, data: PersonCreate, duplicates: DuplicateGuard
+) -> Person:
+    since = data.resident_since or clock.today()
     unit = _writable_unit(session, principal, data.unit_code, since)
     person = Person(
         full_name=data.full_name, birth_date=data.birth_date, sex=data.sex, occupational_group=data.occupational_group
     )
     if data.national_id is not None:
         number = data.national_id.get_secret_value()
-        if session.scalar(select(Person.id).where(Person.national_id_hmac.in_(ids.digests(number)))):
-            raise Conflict("Số CCCD này đã có trong sổ đăng ký.", code="national_id_taken")
+        duplicates.before_lookup()
+        existing = session.scalar(select(Person.id).where(Person.national_id_hmac.in_(ids.digests(number))))
+        if existing is not None:
+            duplicates.found(existing)
+            raise national_id_taken(session, principal, existing)
         person.national_id_hmac = ids.digest(number)
         person.national_id_key_version = ids.key_version
         person.national_id_masked = ids.mask(number)
-    session.add(person)
     try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+        with session.begin_nested():
+            session.add(person)
+            session.flush()
+    except IntegrityError:  # the same number registered at the same moment elsewhere
         raise Conflict("Số CCCD này đã có trong sổ đăng ký.", code="national_id_taken") from None
     session.add_all(PersonSector(person_id=person.id, sector=sector) for sector in dict.fromkeys(data.sectors))
     session.add(Residence(person_id=person.id, unit_id=unit.id, valid_from=since, reason="registered"))
     audit(session, principal, "create", "person", person.id, None, snapshot(person))
-    session.commit()
+    session.flush()
     return person
 
 
@@ -254,7 +292,7 @@ def list_people(
         .where(within(principal, Residence.unit_id))
     )
     if unit_code:
-        unit = get_unit(session, unit_code, date.today())
+        unit = unit_named(session, unit_code, clock.today(), "query.unit")
         query = query.where(
             exists().where(UnitAncestor.unit_id == Residence.unit_id, UnitAncestor.ancestor_id == unit.id)
         )
@@ -285,7 +323,7 @@ def move(
 ) -> None:
     """Record a move: close the current residence and open one in the new unit (both kept)."""
     visible_subject_unit(session, principal, title, subject_id)
-    day = since or date.today()
+    day = since or clock.today()
     unit = _writable_unit(session, principal, unit_code, day)
     column = getattr(Residence, f"{TITLE_SUBJECT[title]}_id")
     current = session.scalar(select(Residence).where(column == subject_id, Residence.valid_to.is_(None)))
@@ -313,7 +351,7 @@ def move(
     session.add(residence)
     session.flush()
     audit(session, principal, "move_in", "residence", residence.id, None, snapshot(residence))
-    session.commit()
+    session.flush()
 
 
 # --- households, clans, organisations -------------------------------------------------------------
@@ -366,7 +404,7 @@ def _already_in_household(session: Session, person_ids: list[int], on: date) -> 
 
 
 def create_household(session: Session, principal: Principal, data: HouseholdCreate) -> Household:
-    since = data.since or date.today()
+    since = data.since or clock.today()
     unit = _writable_unit(session, principal, data.unit_code, since)
     person_ids = [m.person_id for m in data.members]
     if len(set(person_ids)) != len(person_ids):
@@ -406,7 +444,7 @@ def create_household(session: Session, principal: Principal, data: HouseholdCrea
     )
     session.add(Residence(household_id=household.id, unit_id=unit.id, valid_from=since, reason="registered"))
     audit(session, principal, "create", "household", household.id, None, snapshot(household))
-    session.commit()
+    session.flush()
     return household
 
 
@@ -418,7 +456,7 @@ def add_household_member(session: Session, principal: Principal, household: Hous
     unit_id = current_unit_id(session, Residence.household_id, household.id)
     require_writer(session, principal, unit_id or 0)
     _require_visible(session, principal, "person", [data.person_id], "body.person_id")
-    joined = data.joined_on or date.today()
+    joined = data.joined_on or clock.today()
     if _already_in_household(session, [data.person_id], joined):
         raise Conflict("Người này đang là thành viên của một hộ.", code="already_member")
     member = HouseholdMember(
@@ -427,7 +465,7 @@ def add_household_member(session: Session, principal: Principal, household: Hous
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "household", household.id, None, snapshot(member))
-    session.commit()
+    session.flush()
 
 
 def end_membership(
@@ -449,7 +487,7 @@ def end_membership(
     )
     if member is None:
         raise Conflict("Người (hoặc hộ) này hiện không là thành viên.", code="not_a_member")
-    end = left_on or date.today()
+    end = left_on or clock.today()
     if end < member.joined_on:
         raise Problem(
             422,
@@ -461,7 +499,7 @@ def end_membership(
     before = snapshot(member)
     member.left_on = end
     audit(session, principal, "end_member", entity, owner_id, before, snapshot(member))
-    session.commit()
+    session.flush()
 
 
 def clan_out(session: Session, clan: Clan) -> ClanOut:
@@ -483,22 +521,11 @@ def clan_out(session: Session, clan: Clan) -> ClanOut:
 
 
 def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Clan:
-    since = data.since or date.today()
-    commune = get_unit(session, data.home_commune_code, since)
+    since = data.since or clock.today()
+    commune = unit_named(session, data.home_commune_code, since, "body.home_commune_code")
     if commune.level != UnitLevel.COMMUNE:
-        raise Problem(
-            422,
-            "validation_failed",
-            "Dữ liệu không hợp lệ",
-            "Quê gốc của dòng họ phải là một xã/phường.",
-            errors=[
-                FieldError(
-                    field="body.home_commune_code",
-                    code="wrong_unit_level",
-                    message=f"{commune.name} không phải cấp xã.",
-                )
-            ],
-        )
+        raise invalid_field("body.home_commune_code", "wrong_unit_level", f"{commune.name} không phải cấp xã.")
+    require_current_or_writable(session, principal, commune, "body.home_commune_code", since)
     require_writer(session, principal, commune.id)
     ids = list(dict.fromkeys(data.household_ids))
     _require_visible(session, principal, "household", ids, "body.household_ids")
@@ -507,7 +534,7 @@ def create_clan(session: Session, principal: Principal, data: ClanCreate) -> Cla
     session.flush()
     session.add_all(ClanHousehold(clan_id=clan.id, household_id=hid, joined_on=since) for hid in ids)
     audit(session, principal, "create", "clan", clan.id, None, snapshot(clan))
-    session.commit()
+    session.flush()
     return clan
 
 
@@ -528,11 +555,11 @@ def add_clan_household(
         )
     ):
         raise Conflict("Hộ này đã thuộc dòng họ.", code="already_member")
-    member = ClanHousehold(clan_id=clan.id, household_id=household_id, joined_on=joined or date.today())
+    member = ClanHousehold(clan_id=clan.id, household_id=household_id, joined_on=joined or clock.today())
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "clan", clan.id, None, snapshot(member))
-    session.commit()
+    session.flush()
 
 
 def organisation_out(session: Session, organisation: Organisation) -> OrganisationOut:
@@ -549,7 +576,7 @@ def organisation_out(session: Session, organisation: Organisation) -> Organisati
 
 
 def create_organisation(session: Session, principal: Principal, data: OrganisationCreate) -> Organisation:
-    since = data.since or date.today()
+    since = data.since or clock.today()
     unit = _writable_unit(session, principal, data.unit_code, since)
     person_ids = [m.person_id for m in data.staff]
     if len(set(person_ids)) != len(person_ids):
@@ -570,7 +597,7 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
     )
     session.add(Residence(organisation_id=organisation.id, unit_id=unit.id, valid_from=since, reason="registered"))
     audit(session, principal, "create", "organisation", organisation.id, None, snapshot(organisation))
-    session.commit()
+    session.flush()
     return organisation
 
 
@@ -591,12 +618,12 @@ def add_staff(session: Session, principal: Principal, organisation: Organisation
     ):
         raise Conflict("Người này đang là cán bộ, người lao động của đơn vị.", code="already_member")
     member = OrganisationStaff(
-        organisation_id=organisation.id, person_id=data.person_id, joined_on=data.joined_on or date.today()
+        organisation_id=organisation.id, person_id=data.person_id, joined_on=data.joined_on or clock.today()
     )
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "organisation", organisation.id, None, snapshot(member))
-    session.commit()
+    session.flush()
 
 
 # --- registrations ------------------------------------------------------------------------------
@@ -616,13 +643,13 @@ def register(session: Session, principal: Principal, data: RegistrationCreate) -
         subject_id=data.subject_id,
         year=data.year,
         unit_id=unit_id,
-        registered_on=data.registered_on or date.today(),
+        registered_on=data.registered_on or clock.today(),
         created_by_id=principal.id or None,
     )
     session.add(registration)
     session.flush()
     audit(session, principal, "create", "registration", registration.id, None, snapshot(registration))
-    session.commit()
+    session.flush()
     return registration
 
 

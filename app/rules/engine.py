@@ -71,6 +71,7 @@ class IndicatorTrace(BaseModel):
     met: bool
     reason: str | None
     provisional: bool
+    population: str | None = None  # derived indicators: who was counted, in words
 
 
 class RuleCheck(BaseModel):
@@ -356,6 +357,7 @@ def evaluate(
                 met=bool(met) if met is not None else True,
                 reason=None,
                 provisional=indicator.provisional,
+                population=indicator.derived.population.describe() if indicator.derived else None,
             )
         )
     total = sum((trace.points for trace in traces), Decimal(0))

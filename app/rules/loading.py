@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from app.rules.model import CriteriaVersion
+from app.rules.model import MEMBERSHIPS, CriteriaVersion
 
 Path_ = tuple[str | int, ...]
 
@@ -71,6 +71,15 @@ def semantic_issues(version: CriteriaVersion) -> list[Issue]:
             if indicator.id in indicator_ids:
                 issues.append(Issue((*path, "id"), f"duplicate indicator id '{indicator.id}'"))
             indicator_ids.setdefault(indicator.id, path)
+            if indicator.derived is not None:
+                membership = indicator.derived.population.membership
+                if membership not in MEMBERSHIPS.get(version.title, ()):
+                    issues.append(
+                        Issue(
+                            (*path, "derived", "population", "membership"),
+                            f"'{membership}' is not a membership of a {version.title} subject",
+                        )
+                    )
             for group in indicator.groups or []:
                 if group not in group_ids:
                     issues.append(Issue((*path, "groups"), f"unknown subject group '{group}'"))
@@ -133,11 +142,36 @@ def _line_of(root: yaml.Node | None, path: Path_) -> int | None:
     return line
 
 
+MAX_YAML_DEPTH = 32
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing what no criteria file needs and an attacker would send:
+    nesting deeper than MAX_YAML_DEPTH (the composer recurses once per level) and aliases
+    (a few lines of them expand into billions of nodes when the data is walked)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in criteria files", self.peek_event().start_mark
+            )
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark
+            )
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
+
+
 def load_text(text: str) -> CriteriaVersion:
     """Parse YAML (or JSON) text; issues carry line numbers."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_BoundedLoader)
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise InvalidCriteria(

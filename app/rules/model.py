@@ -75,12 +75,80 @@ class Threshold(Strict):
     value: Decimal
 
 
+class Membership(StrEnum):
+    """Whom a derived indicator counts, by their tie to the subject on the reference date."""
+
+    CLAN_HOUSEHOLDS = "clan_households"  # households belonging to the clan that day
+    CLAN_MEMBERS = "clan_members"  # people in those households that day
+    HOUSEHOLD_MEMBERS = "household_members"  # people in the household that day
+    VILLAGE_HOUSEHOLDS = "village_households"  # households residing in the village that day
+    ORGANISATION_STAFF = "organisation_staff"  # people on the organisation's staff that day
+
+
+# The memberships each title's subject has, and which of them are people (an age band applies).
+MEMBERSHIPS: dict[TitleCode, tuple[Membership, ...]] = {
+    TitleCode.CLAN: (Membership.CLAN_HOUSEHOLDS, Membership.CLAN_MEMBERS),
+    TitleCode.FAMILY: (Membership.HOUSEHOLD_MEMBERS,),
+    TitleCode.COMMUNITY: (Membership.VILLAGE_HOUSEHOLDS,),
+    TitleCode.UNIT: (Membership.ORGANISATION_STAFF,),
+}
+PEOPLE = frozenset({Membership.CLAN_MEMBERS, Membership.HOUSEHOLD_MEMBERS, Membership.ORGANISATION_STAFF})
+_MEMBERSHIP_WORDS = {
+    Membership.CLAN_HOUSEHOLDS: "hộ thuộc dòng họ",
+    Membership.CLAN_MEMBERS: "thành viên các hộ thuộc dòng họ",
+    Membership.HOUSEHOLD_MEMBERS: "thành viên của hộ",
+    Membership.VILLAGE_HOUSEHOLDS: "hộ cư trú tại thôn/tổ dân phố",
+    Membership.ORGANISATION_STAFF: "cán bộ, người lao động của đơn vị",
+}
+
+
+class AgeBand(Strict):
+    """Ages in completed years on the reference date, both bounds included."""
+
+    min: int | None = Field(default=None, ge=0, le=150, description="Từ … tuổi trở lên")
+    max: int | None = Field(default=None, ge=0, le=150, description="Đến … tuổi")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min is None and self.max is None:
+            raise ValueError("an age band needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Population(Strict):
+    """Who is counted: the membership kind, on the reference date, and for people an age band
+    (people without a known birth date are then not counted)."""
+
+    membership: Membership
+    age: AgeBand | None = None
+
+    @model_validator(mode="after")
+    def _age_for_people(self):
+        if self.age is not None and self.membership not in PEOPLE:
+            raise ValueError(f"an age band applies to people, not to {self.membership}")
+        return self
+
+    def describe(self) -> str:
+        words = _MEMBERSHIP_WORDS[self.membership]
+        if self.age is None:
+            ages = ", mọi độ tuổi" if self.membership in PEOPLE else ""
+        elif self.age.max is None:
+            ages = f", từ đủ {self.age.min} tuổi trở lên"
+        elif self.age.min is None:
+            ages = f", đến {self.age.max} tuổi"
+        else:
+            ages = f", từ đủ {self.age.min} đến {self.age.max} tuổi"
+        return f"{words[0].upper()}{words[1:]}{ages}, tính vào ngày tham chiếu"
+
+
 class DerivedSource(Strict):
     """What the registry computes for a derived indicator, as of the assessment's date."""
 
     measure: Literal["share_holding_title", "count_holding_title"]
-    title: TitleCode = Field(description="Danh hiệu được đếm")
-    population: Literal["member_households", "members", "village_households", "staff"]
+    title: TitleCode = Field(description="Danh hiệu được đếm (còn hiệu lực vào ngày tham chiếu)")
+    population: Population
 
 
 class Indicator(Provenance):

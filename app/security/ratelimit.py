@@ -1,54 +1,94 @@
-"""Fixed-window rate limits kept in the database, so all workers share them.
+"""Rate limits through the `limits` library: counters in memory for one process, or in Redis
+(`HOCTAP_RATE_LIMIT_STORAGE_URL`) when several workers or machines must share them. Counting a
+request writes nothing to the database, so the public title check stays a pure read.
 
-One statement per check: insert the window's counter or add one to it, and read the result
-(`INSERT … ON CONFLICT DO UPDATE … RETURNING`, on SQLite and PostgreSQL alike).
+Keys never hold personal data in clear: national IDs and usernames are hashed by the caller
+(`opaque`), addresses are kept as they are.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+import ipaddress
+import math
+import time
+from dataclasses import dataclass
 
-from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from app.exceptions import Problem
-from app.security.models import RateLimitWindow
 
 
-def _insert(session: Session):
-    dialect = session.bind.dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(RateLimitWindow)
+@dataclass(frozen=True)
+class Limit:
+    """A named limit: `item` requests per window for keys under `name`."""
+
+    name: str
+    item: RateLimitItem
 
 
-def hit(session: Session, key: str, limit: int, window_seconds: int, now: datetime | None = None) -> int | None:
-    """Count one request for `key`; returns seconds to wait when over `limit`, else None.
-
-    Keys that hold personal data (a national ID) are hashed by the caller first."""
-    now = now or datetime.now(UTC)
-    start = datetime.fromtimestamp(now.timestamp() // window_seconds * window_seconds, UTC)
-    statement = _insert(session).values(key=key, window_start=start, hits=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=["key", "window_start"], set_={"hits": RateLimitWindow.hits + 1}
-    ).returning(RateLimitWindow.hits)
-    hits = session.execute(statement).scalar_one()
-    session.commit()
-    if hits > limit:
-        return max(1, int((start + timedelta(seconds=window_seconds) - now).total_seconds()) + 1)
-    return None
+def per_minute(name: str, amount: int, minutes: int = 1) -> Limit:
+    return Limit(name, RateLimitItemPerMinute(amount, minutes))
 
 
-def enforce(session: Session, key: str, limit: int, window_seconds: int) -> None:
-    retry_after = hit(session, key, limit, window_seconds)
-    if retry_after is not None:
-        raise Problem(
-            429,
-            "too_many_requests",
-            "Quá nhiều yêu cầu",
-            f"Đã vượt giới hạn yêu cầu. Vui lòng thử lại sau {retry_after} giây.",
-            headers={"Retry-After": str(retry_after)},
-        )
+def per_hour(name: str, amount: int) -> Limit:
+    return Limit(name, RateLimitItemPerHour(amount))
+
+
+def per_day(name: str, amount: int) -> Limit:
+    return Limit(name, RateLimitItemPerDay(amount))
+
+
+class RateLimiter:
+    """Moving-window limits over a `limits` storage (memory:// or redis://)."""
+
+    def __init__(self, storage_url: str) -> None:
+        self._storage = storage_from_string(storage_url)
+        self._strategy = MovingWindowRateLimiter(self._storage)
+
+    def reset(self) -> None:
+        """Forget every counter (tests; an operator lifting a block)."""
+        self._storage.reset()
+
+    def hit(self, limit: Limit, *key: str) -> int | None:
+        """Count one request; seconds to wait when it is over the limit, else None."""
+        if self._strategy.hit(limit.item, limit.name, *key):
+            return None
+        return self.retry_after(limit, *key)
+
+    def exhausted(self, limit: Limit, *key: str) -> int | None:
+        """Without counting: seconds to wait if one more request would be refused, else None."""
+        if self._strategy.test(limit.item, limit.name, *key):
+            return None
+        return self.retry_after(limit, *key)
+
+    def retry_after(self, limit: Limit, *key: str) -> int:
+        reset = self._strategy.get_window_stats(limit.item, limit.name, *key).reset_time
+        # Seconds of the limiter's own clock (the `limits` storages count in epoch seconds).
+        return max(1, math.ceil(reset - time.time()))
+
+    def enforce(self, limit: Limit, *key: str) -> None:
+        """Count one request and refuse it with 429 when over the limit."""
+        wait = self.hit(limit, *key)
+        if wait is not None:
+            raise too_many_requests(wait)
+
+    def refuse_if_exhausted(self, limit: Limit, *key: str) -> None:
+        wait = self.exhausted(limit, *key)
+        if wait is not None:
+            raise too_many_requests(wait)
+
+
+def too_many_requests(retry_after: int) -> Problem:
+    return Problem(
+        429,
+        "too_many_requests",
+        "Quá nhiều yêu cầu",
+        f"Đã vượt giới hạn yêu cầu. Vui lòng thử lại sau {retry_after} giây.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def opaque(value: str) -> str:
@@ -56,9 +96,15 @@ def opaque(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
 
 
-def purge(session: Session, older_than: timedelta) -> int:
-    result = session.execute(
-        delete(RateLimitWindow).where(RateLimitWindow.window_start < datetime.now(UTC) - older_than)
-    )
-    session.commit()
-    return result.rowcount or 0
+def network_of(address: str) -> str:
+    """The unit a client is counted under: its IPv4 address, or its IPv6 /64 (one subscriber
+    usually holds a whole /64, so counting single IPv6 addresses would count nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

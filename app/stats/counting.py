@@ -19,7 +19,9 @@ from datetime import date, timedelta
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app import clock
 from app.assessments.models import Recognition
+from app.assessments.predicates import holding
 from app.registry.models import (
     Clan,
     ClanHousehold,
@@ -31,6 +33,7 @@ from app.registry.models import (
     Registration,
     Residence,
 )
+from app.registry.predicates import aged_on, member_on, resident_on
 from app.rules import TitleCode
 from app.stats.models import UnitGroupMember
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel, UnitSuccession
@@ -93,7 +96,7 @@ class Scope:
 
 
 def reference_day(year: int, today: date | None = None) -> date:
-    today = today or date.today()
+    today = today or clock.today()
     return min(date(year, 12, 31), today)
 
 
@@ -106,12 +109,11 @@ def _territory(scope: Scope):
 
 
 def _on(model, day: date):
-    return and_(model.valid_from <= day, or_(model.valid_to.is_(None), model.valid_to > day))
+    """A dated row (residence, unit) covering `day`."""
+    return resident_on(model, day)
 
 
-def _active(membership, day: date):
-    """A membership (household, clan, staff) current on `day`."""
-    return and_(membership.joined_on <= day, or_(membership.left_on.is_(None), membership.left_on > day))
+_active = member_on  # a membership (household, clan, staff) current on the day
 
 
 def _in_group(unit_column, group: str):
@@ -170,11 +172,10 @@ def population(title: TitleCode, scope: Scope) -> Select:
     day = scope.reference_day
     if title == TitleCode.CITIZEN:
         people = _resident_ids("person", scope).subquery()
-        fifteen = date(day.year - 15, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
         query = (
             select(people.c.id, people.c.unit_id)
             .join(Person, Person.id == people.c.id)
-            .where(Person.birth_date <= fifteen)
+            .where(aged_on(Person.birth_date, day, minimum=15))
         )
         if scope.segment == EDUCATION:
             query = query.where(exists().where(PersonSector.person_id == people.c.id, PersonSector.sector == EDUCATION))
@@ -199,7 +200,11 @@ def population(title: TitleCode, scope: Scope) -> Select:
             )
     elif title == TitleCode.CLAN:
         homes = _units_of_territory(UnitLevel.COMMUNE, scope).subquery() if scope.ended else None
-        query = select(Clan.id.label("id"), Clan.home_unit_id.label("unit_id"))
+        # A clan is counted from the day its first household joined while any is still in it:
+        # a clan whose households joined in 2026 is not in 2025's denominator.
+        query = select(Clan.id.label("id"), Clan.home_unit_id.label("unit_id")).where(
+            exists().where(ClanHousehold.clan_id == Clan.id, _active(ClanHousehold, day))
+        )
         if homes is None:
             query = query.where(Clan.home_unit_id.in_(_territory(scope)))
         else:
@@ -216,18 +221,10 @@ def population(title: TitleCode, scope: Scope) -> Select:
     return query
 
 
-def _holding(title: TitleCode, year: int, day: date):
-    return and_(
-        Recognition.title == title,
-        Recognition.revoked_at.is_(None),
-        or_(Recognition.period == year, and_(Recognition.valid_from <= day, Recognition.valid_until > day)),
-    )
-
-
 def holds(subject_id, title: TitleCode, year: int, day: date):
-    """Whether the subject holds the title for `year`: recognised for that period, or in force
-    on `day`; one index probe per subject on (title, subject_id)."""
-    return exists().where(Recognition.subject_id == subject_id, _holding(title, year, day))
+    """Whether the subject holds the title for `year` (app.assessments.predicates.holding); one
+    index probe per subject on (title, subject_id)."""
+    return exists().where(Recognition.subject_id == subject_id, holding(title, year, day))
 
 
 LEARNING_MEMBERS = ("adults_in_learning_families", "staff_of_learning_units")
@@ -270,13 +267,12 @@ def _learning_members(scope: Scope) -> Select:
     place = Scope(scope.unit, year, day, leaves=scope.leaves)
     if scope.segment == "adults_in_learning_families":
         people = _resident_ids("person", place).subquery()
-        adult = date(day.year - 18, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
         member = and_(HouseholdMember.person_id == people.c.id, _active(HouseholdMember, day))
         return (
             select(people.c.id, people.c.unit_id, people.c.id.label("holder"))
             .join(Person, Person.id == people.c.id)
             .where(
-                Person.birth_date <= adult,
+                aged_on(Person.birth_date, day, minimum=18),
                 or_(
                     holds(people.c.unit_id, TitleCode.COMMUNITY, year, day),
                     exists().where(member, holds(HouseholdMember.household_id, TitleCode.FAMILY, year, day)),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from sqlalchemy import event, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.assessments.models import Recognition
 from app.registry.models import (
@@ -169,8 +169,8 @@ def _before_commit(session: Session) -> None:
     summary.refresh(session, units)
 
 
-def install() -> None:
-    """Listen on every ORM session (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "before_commit", _before_commit)
+def install(factory: sessionmaker[Session]) -> None:
+    """Listen on the sessions of one factory (idempotent)."""
+    if not event.contains(factory, "after_flush", _after_flush):
+        event.listen(factory, "after_flush", _after_flush)
+        event.listen(factory, "before_commit", _before_commit)

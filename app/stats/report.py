@@ -3,15 +3,15 @@ recognised, percentage, target and gap, and the reporting deadlines named in the
 
 from __future__ import annotations
 
-import csv
 import io
-from datetime import date
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.rules import TitleCode
+from app.spreadsheets import append_row, csv_bytes
 from app.stats import counting
 from app.stats.service import progress, reporting_deadlines
 from app.units.models import AdministrativeUnit
@@ -69,48 +69,50 @@ def report_rows(session: Session, unit: AdministrativeUnit, year: int) -> list[l
 
 
 def as_csv(session: Session, unit: AdministrativeUnit, year: int) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [f"Báo cáo xây dựng xã hội học tập năm {year}", f"{unit.code} {unit.name}", f"lập ngày {date.today():%d/%m/%Y}"]
-    )
-    writer.writerow(HEADER)
-    writer.writerows(["" if value is None else value for value in row] for row in report_rows(session, unit, year))
-    writer.writerow([])
-    writer.writerow(["Hạn báo cáo theo kế hoạch", "Văn bản", "Nội dung"])
-    for deadline in reporting_deadlines():
-        writer.writerow([deadline["date"], deadline["document"], deadline["what"]])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens UTF-8 correctly
+    rows: list[list] = [
+        [
+            f"Báo cáo xây dựng xã hội học tập năm {year}",
+            f"{unit.code} {unit.name}",
+            f"lập ngày {clock.today():%d/%m/%Y}",
+        ],
+        HEADER,
+        *report_rows(session, unit, year),
+        [],
+        ["Hạn báo cáo theo kế hoạch", "Văn bản", "Nội dung"],
+    ]
+    rows += [[deadline["date"], deadline["document"], deadline["what"]] for deadline in reporting_deadlines()]
+    return csv_bytes(rows)
 
 
 def as_xlsx(session: Session, unit: AdministrativeUnit, year: int) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = f"Năm {year}"
-    sheet.append([f"Báo cáo xây dựng xã hội học tập năm {year} — {unit.name} ({unit.code})"])
+    append_row(sheet, [f"Báo cáo xây dựng xã hội học tập năm {year} — {unit.name} ({unit.code})"])
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append([f"Lập ngày {date.today():%d/%m/%Y}"])
-    sheet.append(HEADER)
+    append_row(sheet, [f"Lập ngày {clock.today():%d/%m/%Y}"])
+    append_row(sheet, HEADER)
     for cell in sheet[3]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in report_rows(session, unit, year):
-        sheet.append(row)
+        append_row(sheet, row)
     for column, width in zip("ABCDEFGHIJK", (34, 26, 10, 12, 14, 10, 44, 10, 12, 14, 40), strict=True):
         sheet.column_dimensions[column].width = width
     deadlines = book.create_sheet("Hạn báo cáo")
-    deadlines.append(["Hạn", "Văn bản", "Cơ quan", "Nội dung", "Hằng năm"])
+    append_row(deadlines, ["Hạn", "Văn bản", "Cơ quan", "Nội dung", "Hằng năm"])
     for cell in deadlines[1]:
         cell.font = Font(bold=True)
     for deadline in reporting_deadlines():
-        deadlines.append(
+        append_row(
+            deadlines,
             [
                 deadline["date"],
                 deadline["document"],
                 deadline["issuer"],
                 deadline["what"],
                 "có" if deadline["every_year"] else "",
-            ]
+            ],
         )
     buffer = io.BytesIO()
     book.save(buffer)

@@ -3,15 +3,16 @@ Cache-Control), target entry and official denominators for officers, annual repo
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from app import clock
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.models import Role
 from app.database import SessionDep
-from app.exceptions import NotFound, problem_responses
+from app.exceptions import Forbidden, problem_responses
+from app.params import Limit, Offset
 from app.rules import TitleCode
 from app.stats import report, service
 from app.stats.schemas import (
@@ -63,7 +64,7 @@ def unit_progress(
         Query(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Chỉ một nhóm: education, một nhóm đơn vị, …"),
     ] = None,
 ):
-    tag, fresh = _cached(request, response, session, unit.id, year, basis, segment, date.today())
+    tag, fresh = _cached(request, response, session, unit.id, year, basis, segment, clock.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
     cache = request.app.state.stats_cache
@@ -88,7 +89,7 @@ def list_targets(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     as_of: AsOf = None,
 ):
-    target_unit = get_unit(session, unit, as_of or date.today())
+    target_unit = get_unit(session, unit, as_of or clock.today())
     _, fresh = _cached(request, response, session, target_unit.id, year)
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
@@ -123,12 +124,16 @@ def honour_roll(
     year: Year,
     title: TitleCode | None = None,
     as_of: AsOf = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ):
-    _, fresh = _cached(request, response, session, unit.id, year, title)
+    _, fresh = _cached(request, response, session, unit.id, year, title, limit, offset)
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
-    items = service.honour_roll(session, unit, year, title, request.app.state.settings.publish_person_names)
-    return HonourRoll(unit=service.unit_ref(unit), year=year, items=items, total=len(items))
+    items, total = service.honour_roll(
+        session, unit, year, title, request.app.state.settings.publish_person_names, limit=limit, offset=offset
+    )
+    return HonourRoll(unit=service.unit_ref(unit), year=year, items=items, total=total)
 
 
 @router.put(
@@ -162,8 +167,10 @@ def annual_report(
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
     as_of: AsOf = None,
 ) -> Response:
+    # A unit is public, so refusing says nothing secret: 403, as for every act on a unit outside
+    # the caller's jurisdiction (records by id answer 404 instead; docs/registry.md).
     if not in_jurisdiction(session, principal, unit.id):
-        raise NotFound("Không tìm thấy đơn vị trong phạm vi quản lý.")
+        raise Forbidden("Đơn vị này không thuộc phạm vi quản lý của tài khoản.")
     name = f"bao-cao-xhht-{unit.code}-{year}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from app.params import Day
+from app.params import PastDay
 from app.rules import TitleCode
 from app.units.schemas import UnitCodeStr
 
@@ -68,7 +68,7 @@ class TargetCreate(BaseModel):
     level: str | None = Field(default=None, max_length=64)
     denominator_hint: str | None = Field(default=None, max_length=200)
     document_number: str = Field(min_length=1, max_length=100)
-    document_date: Day | None = None
+    document_date: PastDay | None = None
     issuer: str = Field(min_length=1, max_length=300)
     sentence: str = Field(min_length=1, max_length=4000, description="Câu trong văn bản nêu chỉ tiêu")
     note: str | None = Field(default=None, max_length=2000)
@@ -107,7 +107,9 @@ class Progress(BaseModel):
 
 class HonourEntry(BaseModel):
     title: TitleCode
-    name: str
+    name: str | None = Field(
+        description="Tên; với hộ gia đình chỉ khi được phép công bố tên người (HOCTAP_PUBLISH_PERSON_NAMES)"
+    )
     village: str | None
     decision_number: str
     decided_on: date

@@ -11,9 +11,10 @@ from pathlib import Path
 from threading import Lock
 
 import yaml
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from app import clock
 from app.assessments.models import Decision, Recognition
 from app.audit.service import record as audit
 from app.audit.service import snapshot
@@ -204,7 +205,7 @@ def create_target(session: Session, principal: Principal, body: TargetCreate) ->
         raise invalid_field("body.unit_code", "missing", "Cần mã đơn vị.")
     if (body.year is None) != body.every_year:
         raise invalid_field("body.year", "year_or_every_year", "Ghi năm, hoặc every_year = true (không cả hai).")
-    unit = get_unit(session, body.unit_code, body.document_date or date.today()) if body.unit_code else None
+    unit = get_unit(session, body.unit_code, body.document_date or clock.today()) if body.unit_code else None
     allowed = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER)
     if (
         principal.role not in allowed
@@ -234,7 +235,7 @@ def create_target(session: Session, principal: Principal, body: TargetCreate) ->
     session.add(target)
     session.flush()
     audit(session, principal, "create", "target", target.id, None, snapshot(target))
-    session.commit()
+    session.flush()
     return target
 
 
@@ -341,49 +342,68 @@ def progress(
 
 
 def honour_roll(
-    session: Session, unit: AdministrativeUnit, year: int, title: TitleCode | None, publish_people: bool
-) -> list[HonourEntry]:
-    """Recognised households, clans, villages and organisations (people only when allowed),
-    with their decisions. Names only: no ids, addresses or dates of birth."""
+    session: Session,
+    unit: AdministrativeUnit,
+    year: int,
+    title: TitleCode | None,
+    publish_people: bool,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[HonourEntry], int]:
+    """A page of the recognised households, clans, villages and organisations (people only when
+    `publish_people`), with their decisions; no ids, addresses or dates of birth. With people's
+    names off, no person's name appears in any form: a household is named after a person
+    ("Hộ ông Nguyễn Văn An"), so households are listed by village only."""
+    if title == TitleCode.CITIZEN and not publish_people:
+        return [], 0
     scope = counting.Scope(unit=unit, year=year, reference_day=counting.reference_day(year))
     titles = [title] if title else [t for t in TITLE_ORDER if publish_people or t != TitleCode.CITIZEN]
-    if title == TitleCode.CITIZEN and not publish_people:
-        return []
     names = {
         TitleCode.CITIZEN: (Person.full_name, Person.id),
-        TitleCode.FAMILY: (Household.name, Household.id),
+        TitleCode.FAMILY: (Household.name if publish_people else null(), Household.id),
         TitleCode.CLAN: (Clan.name, Clan.id),
         TitleCode.UNIT: (Organisation.name, Organisation.id),
         TitleCode.COMMUNITY: (AdministrativeUnit.name, AdministrativeUnit.id),
         TitleCode.COMMUNE: (AdministrativeUnit.name, AdministrativeUnit.id),
     }
-    entries = []
     village = aliased(AdministrativeUnit)
-    for one in titles:
+    parts = []
+    for rank, one in enumerate(titles):
         subjects = counting.population(one, scope).subquery()
         name, key = names[one]
-        rows = session.execute(
-            select(name, village.name, Decision.number, Decision.decided_on, Recognition.level)
+        shows_village = one in (TitleCode.CITIZEN, TitleCode.FAMILY)
+        parts.append(
+            select(
+                literal(rank).label("rank"),
+                literal(one.value).label("title"),
+                name.label("name"),
+                (village.name if shows_village else null()).label("village"),
+                Decision.number.label("number"),
+                Decision.decided_on.label("decided_on"),
+                Recognition.level.label("level"),
+                Recognition.id.label("recognition_id"),
+            )
             .select_from(Recognition)
             .join(Decision, Decision.id == Recognition.decision_id)
             .join(subjects, subjects.c.id == Recognition.subject_id)
             .join(key.class_, key == Recognition.subject_id)
             .outerjoin(village, (village.id == subjects.c.unit_id) & (village.level == "village"))
-            .where(Recognition.title == one, Recognition.period == year, Recognition.revoked_at.is_(None))
-            .order_by(name)
-        ).all()
-        entries += [
-            HonourEntry(
-                title=one,
-                name=n,
-                village=v if one in (TitleCode.CITIZEN, TitleCode.FAMILY) else None,
-                decision_number=number,
-                decided_on=decided_on,
-                level=level,
-            )
-            for n, v, number, decided_on, level in rows
-        ]
-    return entries
+            .where(Recognition.title == one, Recognition.period == year, Recognition.revoked_on.is_(None))
+        )
+    rows = union_all(*parts).subquery()
+    total = session.scalar(select(func.count()).select_from(rows)) or 0
+    page = session.execute(
+        select(rows.c.title, rows.c.name, rows.c.village, rows.c.number, rows.c.decided_on, rows.c.level)
+        .order_by(rows.c.rank, rows.c.name, rows.c.village, rows.c.recognition_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    entries = [
+        HonourEntry(title=t, name=n, village=v, decision_number=number, decided_on=decided_on, level=level)
+        for t, n, v, number, decided_on, level in page
+    ]
+    return entries, total
 
 
 def set_official_denominator(
@@ -409,7 +429,7 @@ def set_official_denominator(
     row.entered_by_id = principal.id or None
     session.flush()
     audit(session, principal, "set", "official_denominator", row.id, before, snapshot(row))
-    session.commit()
+    session.flush()
     return row
 
 
@@ -452,7 +472,7 @@ def load_targets(session: Session, directory: Path = TARGETS_DIR) -> str:
                 )
             )
             loaded += 1
-    session.commit()
+    session.flush()
     return f"Loaded {loaded} targets."
 
 
@@ -484,4 +504,4 @@ def set_unit_group(session: Session, principal: Principal, unit: AdministrativeU
     elif not member and row is not None:
         session.delete(row)
         audit(session, principal, "remove_group", "unit", unit.id, None, None, group=group)
-    session.commit()
+    session.flush()

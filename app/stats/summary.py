@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.database import utcnow
+from app import clock
 from app.rules import TitleCode
 from app.stats import counting
 from app.stats.models import CountBuild, CountVersion, DataVersion, UnitCount, UnitGroupMember
@@ -145,7 +145,7 @@ def _write(session, stale, versions, global_version, year: int, day: date, basis
             session.execute(delete(model).where(model.unit_id.in_(chunk), model.year == year, model.basis == basis))
     if rows:
         session.execute(insert(UnitCount), rows)
-    built_at = utcnow()
+    built_at = clock.now()
     session.execute(
         insert(CountBuild),
         [

@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.assessments.models import Assessment, Decision, Recognition
 from app.assessments.service import add_months
 from app.criteria.models import CriteriaVersionRecord
 from app.criteria.service import model_of, resolve
+from app.database import analyze
 from app.registry.models import (
     Clan,
     ClanHousehold,
@@ -173,7 +175,7 @@ def _template_result(session: Session, title: TitleCode, unit: AdministrativeUni
 
 def generate(session: Session, province_code: str, people: int, year: int, seed: int = 2025) -> str:
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
-    today = date.today()
+    today = clock.today()
     province = get_unit(session, province_code, today)
     communes = list(
         session.scalars(
@@ -204,7 +206,7 @@ def generate(session: Session, province_code: str, people: int, year: int, seed:
     ):
         villages[parent_id].append(village_id)
     new_villages, ancestor_rows = [], []
-    now = datetime.now(UTC)
+    now = clock.now()
     for commune in communes:
         if villages[commune.id]:
             continue
@@ -518,6 +520,7 @@ def generate(session: Session, province_code: str, people: int, year: int, seed:
                         "valid_from": decided_on,
                         "valid_until": valid_until,
                         "revoked_at": now if revoked else None,
+                        "revoked_on": clock.local_date(now) if revoked else None,
                         "revoked_reason": "Thu hồi (dữ liệu mẫu)" if revoked else None,
                         "revoked_by_id": None,
                         "created_at": now,
@@ -552,6 +555,9 @@ def generate(session: Session, province_code: str, people: int, year: int, seed:
     )
     summary.bump_all(session)  # bulk inserts bypass the ORM's change tracking
     session.commit()
+    # The planner needs statistics of what was just loaded: without them one progress query
+    # over a million people was seen to run for minutes.
+    analyze(session)
     return (
         f"Synthetic {province.name}: {people} people, {len(household_rows)} households, {len(clan_rows)} clans, "
         f"{len(org_rows)} organisations, {len(new_villages)} villages, {recognised} recognitions for {year}."

@@ -225,9 +225,9 @@ def rehome(
         needs_choice=planner.pending,
     )
     if request.dry_run:
-        session.rollback()
+        session.rollback()  # a dry run leaves nothing behind: the request's transaction ends here
     else:
-        session.commit()
+        session.flush()
     return report
 
 

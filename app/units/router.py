@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 
+from app import clock
 from app.auth.dependencies import CurrentPrincipal
 from app.database import SessionDep
 from app.exceptions import Problem, problem_responses
@@ -33,7 +33,7 @@ MAX_IMPORT_BYTES = 1_000_000
 
 def resolve_unit(code: UnitCodeStr, session: SessionDep, as_of: AsOf = None) -> AdministrativeUnit:
     """Path dependency: the unit with this code on `as_of` (404 otherwise)."""
-    return service.get_unit(session, code, as_of or date.today())
+    return service.get_unit(session, code, as_of or clock.today())
 
 
 def writable_unit(
@@ -64,7 +64,7 @@ def list_units(
     offset: Offset = 0,
 ) -> UnitList:
     items, total = service.list_units(
-        session, parent_code=parent, level=level, q=q, as_of=as_of or date.today(), limit=limit, offset=offset
+        session, parent_code=parent, level=level, q=q, as_of=as_of or clock.today(), limit=limit, offset=offset
     )
     return UnitList(items=items, total=total)
 
@@ -76,7 +76,7 @@ def list_units(
     summary="Một đơn vị vào một ngày: cấp trên, trực thuộc, kế thừa hai chiều",
 )
 def read_unit(unit: UnitDep, session: SessionDep, as_of: AsOf = None) -> UnitDetail:
-    return service.unit_detail(session, unit, as_of or date.today())
+    return service.unit_detail(session, unit, as_of or clock.today())
 
 
 @router.post(
@@ -90,7 +90,7 @@ def create_village(
     commune: WritableUnitDep, session: SessionDep, principal: CurrentPrincipal, body: VillageCreate
 ) -> UnitDetail:
     village = service.create_villages(session, commune, [body], principal)[0]
-    return service.unit_detail(session, village, date.today())
+    return service.unit_detail(session, village, clock.today())
 
 
 @router.post(
@@ -120,7 +120,7 @@ def update_village(
     unit: WritableUnitDep, session: SessionDep, principal: CurrentPrincipal, body: VillageUpdate
 ) -> UnitDetail:
     village = service.update_village(session, unit, body, principal)
-    return service.unit_detail(session, village, date.today())
+    return service.unit_detail(session, village, clock.today())
 
 
 @router.post(

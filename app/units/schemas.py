@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-from app.params import Day
+from app.params import Day, PastDay
 from app.text import clean_name
 from app.units.models import SuccessionKind, UnitLevel, VillageType
 
@@ -64,7 +64,7 @@ class VillageCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, examples=["Tổ dân phố số 5"])
     unit_type: VillageType
-    valid_from: Day | None = Field(default=None, description="Mặc định: hôm nay")
+    valid_from: PastDay | None = Field(default=None, description="Mặc định: hôm nay")
 
     _name = field_validator("name")(_clean)
 
@@ -74,7 +74,7 @@ class VillageUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     unit_type: VillageType | None = None
-    valid_to: Day | None = Field(default=None, description="Ngày giải thể / thôi sử dụng")
+    valid_to: Day | None = Field(default=None, description="Ngày thôi sử dụng (không tính ngày này); có thể sắp tới")
 
     @field_validator("name")
     @classmethod

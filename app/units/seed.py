@@ -88,5 +88,5 @@ def load_units(session: Session, seed_dir: Path = SEED_DIR) -> str:
     ]
     for start in range(0, len(successions), BATCH):
         session.execute(insert(UnitSuccession.__table__), successions[start : start + BATCH])
-    session.commit()
+    session.flush()
     return f"Loaded {len(ids)} administrative units and {len(successions)} successions."

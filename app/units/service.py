@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from pydantic import ValidationError
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app import clock
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.database import utcnow
-from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, field_errors
-from app.text import plain
+from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, field_errors, invalid_field
+from app.text import forbidden_character, plain
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel, UnitSuccession
 from app.units.schemas import (
     SuccessionLink,
@@ -53,6 +53,56 @@ def get_unit(session: Session, code: str, as_of: date) -> AdministrativeUnit:
     return unit
 
 
+def _span(unit: AdministrativeUnit) -> str:
+    start = f"từ {unit.valid_from:%d/%m/%Y}" if unit.valid_from else ""
+    end = f"đến hết {unit.valid_to - timedelta(days=1):%d/%m/%Y}" if unit.valid_to else "đến nay"
+    return " ".join(part for part in (start, end) if part)
+
+
+def code_meanings(session: Session, code: str) -> str:
+    """What a code has named over time, in words ("Phường Thanh Xuân Bắc (… đến hết 30/06/2025);
+    Phường Thanh Xuân (từ 01/07/2025 đến nay)")."""
+    units = session.scalars(
+        select(AdministrativeUnit)
+        .where(AdministrativeUnit.code == code)
+        .order_by(AdministrativeUnit.valid_from.is_not(None), AdministrativeUnit.valid_from)
+    ).all()
+    return "; ".join(f"{unit.name} ({_span(unit)})" for unit in units)
+
+
+def unit_named(session: Session, code: str, on: date, field: str) -> AdministrativeUnit:
+    """The unit a code given in a request names on `on` (a code means a unit only together with
+    a date: codes were reused in the 2025 reform). When it named none that day: 422 naming the
+    field and saying what the code has named, not a 404 about something the caller sent."""
+    unit = units_by_codes(session, [code], on).get(code)
+    if unit is not None:
+        return unit
+    meanings = code_meanings(session, code)
+    if not meanings:
+        raise invalid_field(field, "unknown_unit", f"Không có đơn vị hành chính mã {code}.")
+    raise invalid_field(
+        field,
+        "unit_not_in_force",
+        f"Vào ngày {on:%d/%m/%Y} mã {code} không chỉ đơn vị nào; mã này là: {meanings}.",
+    )
+
+
+def require_current_or_writable(
+    session: Session, principal: Principal, unit: AdministrativeUnit, code_field: str, on: date
+) -> None:
+    """A unit found for a past day that has since ended, outside the caller's units: the caller
+    most likely meant the unit carrying the code today. Say which unit the code meant that day
+    (422 on the field), rather than refusing as if they had tried another commune's data."""
+    if unit.valid_to is None or unit.valid_to > clock.today() or in_jurisdiction(session, principal, unit.id):
+        return
+    raise invalid_field(
+        code_field,
+        "unit_ended",
+        f"Vào ngày {on:%d/%m/%Y} mã {unit.code} là {unit.name} ({_span(unit)}), không phải đơn vị đang hoạt động; "
+        f"mã này là: {code_meanings(session, unit.code)}. Hãy ghi ngày trong thời gian đơn vị hiện nay đã có.",
+    )
+
+
 def summary(unit: AdministrativeUnit) -> UnitSummary:
     return UnitSummary(
         id=unit.id,
@@ -77,7 +127,7 @@ def list_units(
 ) -> tuple[list[UnitSummary], int]:
     query = select(AdministrativeUnit).where(*in_force_on(as_of))
     if parent_code:
-        query = query.where(AdministrativeUnit.parent_id == get_unit(session, parent_code, as_of).id)
+        query = query.where(AdministrativeUnit.parent_id == unit_named(session, parent_code, as_of, "query.parent").id)
     if level:
         query = query.where(AdministrativeUnit.level == level)
     if q and plain(q):
@@ -118,7 +168,7 @@ def _links(session: Session, unit_id: int, direction: str) -> list[SuccessionLin
 def current_successors(session: Session, unit_id: int, today: date | None = None) -> list[AdministrativeUnit]:
     """Units in force today reached from `unit_id` through any chain of successions (one
     recursive query). A unit still in force is its own answer."""
-    today = today or date.today()
+    today = today or clock.today()
     chain = (
         select(UnitSuccession.successor_id.label("unit_id"))
         .where(UnitSuccession.predecessor_id == unit_id)
@@ -278,7 +328,7 @@ def create_villages(
             unit_type=village.unit_type,
             level=UnitLevel.VILLAGE,
             parent_id=commune.id,
-            valid_from=village.valid_from or date.today(),
+            valid_from=village.valid_from or clock.today(),
             valid_to=None,
             source="village",
         )
@@ -287,8 +337,18 @@ def create_villages(
         add_ancestors(session, unit)
         audit(session, actor, "create", "unit", unit.id, None, snapshot(unit), code=code)
         created.append(unit)
-    session.commit()
+    session.flush()
     return created
+
+
+def _unreadable_csv(line: int) -> Problem:
+    return Problem(
+        422,
+        "invalid_file",
+        "Tệp không hợp lệ",
+        f"Không đọc được dòng {line} của tệp CSV (ký tự NUL, ô quá dài hoặc dấu ngoặc kép không đóng).",
+        errors=[FieldError(field=f"line {line}", code="unreadable", message="Dòng không đọc được.")],
+    )
 
 
 def parse_village_csv(content: bytes) -> list[VillageCreate]:
@@ -299,7 +359,10 @@ def parse_village_csv(content: bytes) -> list[VillageCreate]:
     except UnicodeDecodeError:
         raise Problem(422, "invalid_file", "Tệp không hợp lệ", "Tệp phải là CSV mã hoá UTF-8.") from None
     reader = csv.DictReader(io.StringIO(text))
-    header = [column.strip() for column in reader.fieldnames or []]
+    try:
+        header = [column.strip() for column in reader.fieldnames or []]
+    except csv.Error:
+        raise _unreadable_csv(1) from None
     missing = [column for column in ("name", "unit_type") if column not in header]
     if missing:
         raise Problem(
@@ -309,25 +372,36 @@ def parse_village_csv(content: bytes) -> list[VillageCreate]:
             f"Thiếu cột: {', '.join(missing)}. Dòng đầu phải là: name,unit_type[,valid_from].",
         )
     villages, errors = [], []
-    for line, row in enumerate(reader, start=2):
-        if line - 1 > MAX_IMPORT_ROWS:
-            raise Problem(422, "too_many_rows", "Tệp quá lớn", f"Tối đa {MAX_IMPORT_ROWS} dòng mỗi lần nhập.")
-        values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
-        if not any(values.values()):
-            continue
-        try:
-            villages.append(
-                VillageCreate(
-                    name=values.get("name", ""),
-                    unit_type=values.get("unit_type", ""),
-                    valid_from=values.get("valid_from") or None,
+    line = 1
+    try:
+        for line, row in enumerate(reader, start=2):
+            if line - 1 > MAX_IMPORT_ROWS:
+                raise Problem(422, "too_many_rows", "Tệp quá lớn", f"Tối đa {MAX_IMPORT_ROWS} dòng mỗi lần nhập.")
+            values = {key.strip(): (value or "").strip() for key, value in row.items() if isinstance(key, str)}
+            bad = [(column, char) for column, value in values.items() if (char := forbidden_character(value))]
+            if bad:
+                errors += [
+                    FieldError(field=f"line {line}.{column}", code="control_character", message=f"Có ký tự {char}.")
+                    for column, char in bad
+                ]
+                continue
+            if not any(values.values()):
+                continue
+            try:
+                villages.append(
+                    VillageCreate(
+                        name=values.get("name", ""),
+                        unit_type=values.get("unit_type", ""),
+                        valid_from=values.get("valid_from") or None,
+                    )
                 )
-            )
-        except ValidationError as error:
-            errors += [
-                FieldError(field=f"line {line}.{e.field}", code=e.code, message=e.message)
-                for e in field_errors(list(error.errors()))
-            ]
+            except ValidationError as error:
+                errors += [
+                    FieldError(field=f"line {line}.{e.field}", code=e.code, message=e.message)
+                    for e in field_errors(list(error.errors()))
+                ]
+    except csv.Error:  # a NUL byte, a field over the csv module's limit, a broken quote
+        raise _unreadable_csv(line + 1) from None
     if errors:
         raise Problem(
             422, "validation_failed", "Dữ liệu không hợp lệ", "Một số dòng của tệp không hợp lệ.", errors=errors
@@ -382,7 +456,7 @@ def update_village(
                 ],
             )
         village.valid_to = data.valid_to
-    village.updated_at = utcnow()
+    village.updated_at = clock.now()
     audit(session, actor, "update", "unit", village.id, before, snapshot(village), code=village.code)
-    session.commit()
+    session.flush()
     return village
