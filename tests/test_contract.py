@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 import schemathesis.specs.openapi.checks
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import CHECKS
 
 from tests.helpers import bearer, login
@@ -24,9 +25,27 @@ EXCLUDED = {"positive_data_acceptance", "ensure_resource_availability"}
 CHECK_FUNCTIONS = [check for check in CHECKS.get_all() if check.__name__ not in EXCLUDED]
 
 
+# National ID numbers as an attacker sends them: ASCII digits, but also digits of other scripts
+# (full-width "０", Arabic-Indic "٠", Devanagari "०"), superscripts ("²"), control characters and
+# the odd trailing newline; each must be a 422, never a 500.
+_STRANGE_DIGITS = "０１２３４５６７８９٠١٢٣٤٥٦٧٨٩०१२३४५६७८९²³¹⁰"
+_CONTROL = "".join(map(chr, [*range(0, 32), 127, *range(128, 160)]))
+NATIONAL_IDS = st.one_of(
+    st.from_regex(r"\A[0-9]{12}\Z"),
+    st.text(alphabet=st.sampled_from("0123456789" + _STRANGE_DIGITS), min_size=12, max_size=12),
+    st.builds(lambda digits, extra: digits + extra, st.from_regex(r"\A[0-9]{12}\Z"), st.sampled_from(_CONTROL)),
+    st.text(alphabet=st.sampled_from("0123456789" + _CONTROL), min_size=1, max_size=14),
+)
+schemathesis.openapi.format("national-id", NATIONAL_IDS)
+
+
 @pytest.fixture(scope="session")
 def api_schema(app):
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    # Every string may carry NUL and other control characters, in UTF-8 (the defaults, stated
+    # so that a change of defaults cannot quietly narrow what is sent).
+    schema.config.generation.update(allow_x00=True, codec="utf-8")
+    return schema
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -1,0 +1,180 @@
+"""Each derived indicator counts the population its criteria file declares — the membership on the
+reference date and, for people, the age band on that date — and the dry-run trace says so.
+
+For every derived indicator of the shipped versions: members just inside and just outside each
+bound (joined that day / the day after, left that day / the day after, turned 18 that day / the
+day after), counted by the registry's SQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.assessments.derived import compute
+from app.criteria.service import shipped_files
+from app.registry.models import (
+    Clan,
+    ClanHousehold,
+    Household,
+    HouseholdMember,
+    Organisation,
+    OrganisationStaff,
+    Person,
+    Residence,
+)
+from app.rules import load_file
+from app.rules.model import IndicatorKind, Membership
+from app.units.models import AdministrativeUnit
+
+R = date(2026, 6, 30)  # the reference date
+DAY = timedelta(days=1)
+
+
+def _derived_indicators():
+    for path in shipped_files():
+        version = load_file(path)
+        for indicator in version.indicators():
+            if indicator.kind == IndicatorKind.DERIVED:
+                yield pytest.param(version, indicator, id=f"{version.title}/{version.version}/{indicator.id}")
+
+
+DERIVED = list(_derived_indicators())
+
+
+def test_every_shipped_derived_indicator_is_covered():
+    memberships = {indicator.derived.population.membership for _, indicator in (p.values for p in DERIVED)}
+    assert memberships and memberships <= set(BUILDERS)
+
+
+def _person(session, born: date | None = date(1980, 1, 1)) -> Person:
+    person = Person(full_name="Thành viên", birth_date=born)
+    session.add(person)
+    session.flush()
+    return person
+
+
+def _commune(session) -> AdministrativeUnit:
+    return session.scalar(select(AdministrativeUnit).where(AdministrativeUnit.code == "00367"))
+
+
+def _clan_with_boundary_households(session) -> tuple[int, int]:
+    """A clan with households on each side of R; returns (clan id, households expected)."""
+    clan = Clan(name="Họ biên", home_unit_id=_commune(session).id)
+    session.add(clan)
+    session.flush()
+    expected = 0
+    for joined, left, counted in (
+        (R, None, True),  # joined on the day: a member that day
+        (R + DAY, None, False),  # joined the day after
+        (R - 10 * DAY, R, False),  # left on the day: no longer a member that day
+        (R - 10 * DAY, R + DAY, True),  # left the day after
+    ):
+        home = Household(name="Hộ")
+        session.add(home)
+        session.flush()
+        session.add(ClanHousehold(clan_id=clan.id, household_id=home.id, joined_on=joined, left_on=left))
+        expected += counted
+    session.flush()
+    return clan.id, expected
+
+
+def _clan_with_boundary_members(session) -> tuple[int, int]:
+    """A clan's household with people of each side of 18 on R and members joining or leaving
+    on each side of R; returns (clan id, adults expected)."""
+    clan = Clan(name="Họ tuổi", home_unit_id=_commune(session).id)
+    home = Household(name="Hộ tuổi")
+    session.add_all([clan, home])
+    session.flush()
+    session.add(ClanHousehold(clan_id=clan.id, household_id=home.id, joined_on=R - 100 * DAY))
+    expected = 0
+    for born, joined, left, counted in (
+        (date(2008, 6, 30), R - 100 * DAY, None, True),  # 18 on the day
+        (date(2008, 7, 1), R - 100 * DAY, None, False),  # 18 the day after: 17 on R
+        (date(1960, 1, 1), R, None, True),  # an adult who joined on the day
+        (date(1960, 1, 1), R + DAY, None, False),  # joined the day after
+        (date(1960, 1, 1), R - 100 * DAY, R, False),  # left on the day
+        (None, R - 100 * DAY, None, False),  # no birth date: not known to be an adult
+    ):
+        person = _person(session, born)
+        session.add(HouseholdMember(household_id=home.id, person_id=person.id, joined_on=joined, left_on=left))
+        expected += counted
+    session.flush()
+    return clan.id, expected
+
+
+def _village_with_boundary_households(session) -> tuple[int, int]:
+    village = _commune(session)  # any unit: households are counted where they reside
+    expected = 0
+    for since, until, counted in (
+        (R, None, True),
+        (R + DAY, None, False),
+        (R - 10 * DAY, R, False),  # moved away on the day
+        (R - 10 * DAY, R + DAY, True),
+    ):
+        home = Household(name="Hộ ở")
+        session.add(home)
+        session.flush()
+        session.add(Residence(household_id=home.id, unit_id=village.id, valid_from=since, valid_to=until))
+        expected += counted
+    session.flush()
+    return village.id, expected
+
+
+def _organisation_with_boundary_staff(session) -> tuple[int, int]:
+    organisation = Organisation(name="Cơ quan biên", kind="agency")
+    session.add(organisation)
+    session.flush()
+    expected = 0
+    for joined, left, born, counted in (
+        (R, None, date(1990, 1, 1), True),
+        (R + DAY, None, date(1990, 1, 1), False),
+        (R - 10 * DAY, R, date(1990, 1, 1), False),
+        (R - 10 * DAY, R + DAY, date(1990, 1, 1), True),
+        (R - 10 * DAY, None, None, True),  # staff have no age band: counted whatever the birth date
+    ):
+        person = _person(session, born)
+        session.add(
+            OrganisationStaff(organisation_id=organisation.id, person_id=person.id, joined_on=joined, left_on=left)
+        )
+        expected += counted
+    session.flush()
+    return organisation.id, expected
+
+
+BUILDERS = {
+    Membership.CLAN_HOUSEHOLDS: _clan_with_boundary_households,
+    Membership.CLAN_MEMBERS: _clan_with_boundary_members,
+    Membership.VILLAGE_HOUSEHOLDS: _village_with_boundary_households,
+    Membership.ORGANISATION_STAFF: _organisation_with_boundary_staff,
+}
+
+
+@pytest.mark.parametrize(("version", "indicator"), DERIVED)
+def test_the_population_counted_is_the_one_declared(session, version, indicator):
+    subject_id, expected = BUILDERS[indicator.derived.population.membership](session)
+    counted = compute(session, version, subject_id, R)[indicator.id]
+    assert counted["denominator"] == expected
+    assert counted["as_of"] == R.isoformat()
+    assert counted["population"] == indicator.derived.population.describe()
+    session.rollback()
+
+
+def test_the_clan_adults_indicator_declares_its_age_band():
+    version = load_file(next(p for p in shipped_files() if p.parts[-2:] == ("clan", "hkhvn-2022.yaml")))
+    indicator = next(i for i in version.indicators() if i.id == "c2_1")
+    assert "trưởng thành" in indicator.label
+    assert (indicator.derived.population.membership, indicator.derived.population.age.min) == ("clan_members", 18)
+
+
+def test_the_dry_run_trace_shows_the_population(client):
+    response = client.post(
+        "/api/v1/criteria/versions/clan/hkhvn-2022/evaluate",
+        json={"answers": {"c3_1": True}, "derived": {"c1_1": 0.6, "c2_1": 0.5}},
+    )
+    assert response.status_code == 200, response.text
+    traces = {trace["indicator_id"]: trace for trace in response.json()["indicators"]}
+    assert "từ đủ 18 tuổi" in traces["c2_1"]["population"]
+    assert "hộ thuộc dòng họ" in traces["c1_1"]["population"].lower()
+    assert traces["c3_1"]["population"] is None
