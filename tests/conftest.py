@@ -154,16 +154,20 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     villages = select(AdministrativeUnit.id).where(AdministrativeUnit.source == "village").scalar_subquery()
     with engine.begin() as connection:
         connection.execute(delete(Target).where(Target.source_key == ""))
-        # Criteria versions a test uploaded go; the shipped ones stay.
+        # Dependents first; of the criteria versions only those a test uploaded go.
         uploaded = select(CriteriaVersionRecord.id).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
-        connection.execute(
-            delete(CriteriaVersionProvince).where(CriteriaVersionProvince.version_pk.in_(uploaded.scalar_subquery()))
-        )
-        connection.execute(
-            delete(CriteriaVersionRecord).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
-        )
         for table in reversed(Base.metadata.sorted_tables):
-            if table not in seeded:
+            if table is CriteriaVersionProvince.__table__:
+                connection.execute(
+                    delete(CriteriaVersionProvince).where(
+                        CriteriaVersionProvince.version_pk.in_(uploaded.scalar_subquery())
+                    )
+                )
+            elif table is CriteriaVersionRecord.__table__:
+                connection.execute(
+                    delete(CriteriaVersionRecord).where(CriteriaVersionRecord.version_id.not_in(SHIPPED_VERSIONS))
+                )
+            elif table not in seeded:
                 connection.execute(table.delete())
         # Seeded units stay; what a test added (villages and their links) goes.
         connection.execute(
