@@ -67,10 +67,15 @@ def seed(ctx: typer.Context) -> None:
     """Load the built-in seed data that the database does not hold yet (idempotent)."""
     if ctx.invoked_subcommand is not None:
         return
+    from app.exceptions import Problem
     from app.seeding import load_builtin_seed
 
-    with _cli_session() as session:
-        report = load_builtin_seed(session)
+    try:
+        with _cli_session() as session:
+            report = load_builtin_seed(session)
+    except Problem as problem:  # e.g. a shipped criteria file differs from a version stored earlier
+        _fail(f"Seed refused, nothing loaded: {problem.detail}")
+        return
     for line in report:
         typer.echo(line)
 
@@ -134,22 +139,22 @@ def _cli_session() -> Iterator[Session]:
     """A session for one CLI command, which owns its transaction: committed when the command
     finishes, rolled back if it fails. Loads are not bounded by the request time limit."""
     from app import clock
-    from app.database import create_db_engine
+    from app.database import create_db_engine, owned_session
     from app.wiring import session_factory
 
     settings = get_settings()
     clock.configure(settings.timezone)
     engine = create_db_engine(settings.sqlalchemy_url)
-    session = session_factory(engine)()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with owned_session(session_factory(engine)) as session:
+            yield session
     finally:
-        session.close()
         engine.dispose()
+
+
+def _print_issues(path: Path, invalid) -> None:
+    for issue in invalid.issues:
+        typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
 
 
 def _criteria_paths(paths: list[Path] | None) -> list[Path]:
@@ -171,8 +176,7 @@ def criteria_validate(
             version = load_file(path)
         except InvalidCriteria as invalid:
             failures += 1
-            for issue in invalid.issues:
-                typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
+            _print_issues(path, invalid)
         except OSError as error:
             failures += 1
             typer.echo(f"{path}: cannot read: {error.strerror}", err=True)
@@ -199,8 +203,7 @@ def criteria_publish(
                 typer.echo(publish_file(session, path))
         except InvalidCriteria as invalid:
             failures += 1
-            for issue in invalid.issues:
-                typer.echo(f"{path}:{issue.line or 0}: {issue.where}: {issue.message}", err=True)
+            _print_issues(path, invalid)
         except Problem as problem:
             failures += 1
             typer.echo(f"{path}: {problem.detail}", err=True)

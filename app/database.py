@@ -184,11 +184,13 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request owns the transaction: services only flush; this commits when the route
-    returns and rolls back on any error, before the response is sent. A write that must
-    survive the request's failure uses its own short session (`separate_session`)."""
-    session: Session = request.app.state.session_factory()
+@contextmanager
+def owned_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that owns its transaction: committed when the block ends, rolled back if it
+    raises. A request's session (`get_session`), a CLI command's, and a deliberately separate
+    short write (an access-log row that must be kept although the request answers with an
+    error) are all this."""
+    session = factory()
     try:
         yield session
         session.commit()
@@ -197,6 +199,13 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: services only flush; this commits when the route
+    returns and rolls back on any error, before the response is sent."""
+    with owned_session(request.app.state.session_factory) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -214,18 +223,3 @@ def analyze(session: Session) -> None:
     fills sqlite_stat1). Run after the load has committed."""
     session.execute(text("ANALYZE"))
     session.commit()
-
-
-@contextmanager
-def separate_session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A short transaction of its own, committed at once (e.g. an access-log row that must be
-    kept even though the request answers with an error)."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -137,6 +137,37 @@ def _new_row(public_id: str, body_hash: str, result: Result, derived: dict, body
     )
 
 
+def _next_revision(
+    current: Assessment,
+    public_id: str,
+    body_hash: str,
+    result: Result,
+    derived: dict,
+    body: AnswersIn,
+    version: CriteriaVersionRecord,
+    assessor_id: int | None,
+) -> Assessment:
+    """A new revision of `current` (same chain, subject, period, unit and reference date)."""
+    return _new_row(
+        public_id,
+        body_hash,
+        result,
+        derived,
+        body,
+        chain_id=current.chain_id,
+        revision=current.revision + 1,
+        supersedes_id=current.id,
+        title=current.title,
+        subject_id=current.subject_id,
+        period=current.period,
+        unit_id=current.unit_id,
+        reference_date=current.reference_date,
+        criteria_version_id=version.id,
+        criteria_content_hash=version.content_hash,
+        assessor_id=assessor_id,
+    )
+
+
 def _by_public_id(session: Session, public_id: str) -> Assessment | None:
     return session.scalar(select(Assessment).where(Assessment.public_id == public_id.lower()))
 
@@ -261,24 +292,7 @@ def revise(
     version = session.get(CriteriaVersionRecord, current.criteria_version_id)
     result, derived = _score(session, version, current.subject_id, current.reference_date, body)
     before = snapshot(current)
-    revision = _new_row(
-        public_id,
-        body_hash,
-        result,
-        derived,
-        body,
-        chain_id=current.chain_id,
-        revision=current.revision + 1,
-        supersedes_id=current.id,
-        title=current.title,
-        subject_id=current.subject_id,
-        period=current.period,
-        unit_id=current.unit_id,
-        reference_date=current.reference_date,
-        criteria_version_id=version.id,
-        criteria_content_hash=version.content_hash,
-        assessor_id=principal.id or None,
-    )
+    revision = _next_revision(current, public_id, body_hash, result, derived, body, version, principal.id or None)
     try:
         with session.begin_nested():
             current.state = AssessmentState.SUPERSEDED
@@ -878,24 +892,7 @@ def _rescored_revision(
     derived from the old one could be taken in advance by a client. An assessment is superseded
     at most once (a unique index), so repeating or racing the operation cannot fork a chain."""
     public_id = str(uuid.uuid4())
-    new = _new_row(
-        public_id,
-        _body_hash(answers),
-        result,
-        derived,
-        answers,
-        chain_id=row.chain_id,
-        revision=row.revision + 1,
-        supersedes_id=row.id,
-        title=row.title,
-        subject_id=row.subject_id,
-        period=row.period,
-        unit_id=row.unit_id,
-        reference_date=row.reference_date,
-        criteria_version_id=target.id,
-        criteria_content_hash=target.content_hash,
-        assessor_id=row.assessor_id,
-    )
+    new = _next_revision(row, public_id, _body_hash(answers), result, derived, answers, target, row.assessor_id)
     # A reviewed assessment whose score may have changed goes back to be reviewed again.
     new.state = (
         row.state if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED) else AssessmentState.SUBMITTED

@@ -18,7 +18,7 @@ from app.auth.passwords import Passwords
 from app.auth.principal import Principal
 from app.auth.schemas import TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
 from app.auth.tokens import TokenService, refresh_token_digest
-from app.database import separate_session
+from app.database import owned_session
 from app.exceptions import Conflict, FieldError, NotAuthenticated, NotFound, Problem, invalid_field
 from app.units.models import AdministrativeUnit, UnitLevel
 from app.units.service import units_by_codes
@@ -96,7 +96,7 @@ def refresh_tokens(
         # Used before: a sign of theft. The request fails; its own transaction is ended first
         # (SQLite admits one writer at a time), then the family is revoked in a short one.
         session.rollback()
-        with separate_session(separate) as own:
+        with owned_session(separate) as own:
             _revoke_family(own, stored.family_id, now)
         raise invalid
     user = session.get(User, stored.user_id)

@@ -254,7 +254,12 @@ def shipped_files() -> list[Path]:
 
 def publish_shipped(session: Session) -> str:
     """Seed loader: publish every shipped criteria file (idempotent)."""
-    lines = [publish_file(session, path) for path in shipped_files()]
+    lines = []
+    for path in shipped_files():
+        try:
+            lines.append(publish_file(session, path))
+        except Conflict as conflict:
+            raise Conflict(f"{path.relative_to(CRITERIA_DIR.parent)}: {conflict.detail}", code=conflict.code) from None
     published = sum(line.startswith("published") for line in lines)
     return f"Criteria: {published} versions published, {len(lines) - published} already present."
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.principal import Principal
-from app.database import SessionDep, separate_session
+from app.database import SessionDep, owned_session
 from app.params import IdPath
 from app.privacy.service import DUPLICATE_CHECK_PURPOSE, log_access
 from app.registry import service
@@ -58,7 +58,7 @@ class DuplicateIdAnswers:
 
     def found(self, person_id: int) -> None:
         self._limiter.hit(self._limit, str(self._principal.id))
-        with separate_session(self._factory) as session:
+        with owned_session(self._factory) as session:
             log_access(session, self._principal, [person_id], "duplicate_check", DUPLICATE_CHECK_PURPOSE)
 
 
