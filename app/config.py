@@ -7,6 +7,8 @@ forgotten variable on a production host is a crash at boot, not a forgeable toke
 from __future__ import annotations
 
 import ipaddress
+import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -188,8 +190,30 @@ def settings_problems(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+# Variables of the project's own tooling (tests, CI), not settings of the service.
+_TOOLING_PREFIXES = ("HOCTAP_TEST_", "HOCTAP_CI_", "HOCTAP_FUZZ_", "HOCTAP_BENCH_")
+
+
+def unknown_variables(environ: dict[str, str]) -> list[str]:
+    """`HOCTAP_*` variables that are no setting: a misspelt or renamed one would otherwise be
+    ignored without a word (say, a rate limit an operator believes is set)."""
+    known = {"HOCTAP_" + name.upper() for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith("HOCTAP_")
+        and name.upper() not in known
+        and not name.upper().startswith(_TOOLING_PREFIXES)
+    )
+
+
 def load_settings(**values) -> Settings:
     """Settings from the environment (and `values`), or a ConfigurationError without values."""
+    unknown = unknown_variables(dict(os.environ))
+    if unknown:
+        logging.getLogger("hoctap.config").warning(
+            "unknown settings ignored (names only): %s", ", ".join(unknown), extra={"unknown_settings": unknown}
+        )
     try:
         return Settings(**values)
     except ValidationError as error:

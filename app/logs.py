@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 import traceback
@@ -24,8 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# A caller-supplied id is kept only if it is short and plain, so it cannot smuggle data into logs.
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 access_logger = logging.getLogger("hoctap.access")
 error_logger = logging.getLogger("hoctap.errors")
@@ -102,6 +99,16 @@ _INTERNAL_ERROR_BODY = json.dumps(
 )
 
 
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request, with the prefix it is mounted under
+    (the app factory records them by endpoint in `app.state.route_templates`)."""
+    templates = getattr(getattr(scope.get("app"), "state", None), "route_templates", {})
+    endpoint = scope.get("endpoint")
+    if endpoint is not None and endpoint in templates:
+        return templates[endpoint]
+    return getattr(scope.get("route"), "path", None) or "(no route)"
+
+
 class RequestContextMiddleware:
     """Assigns a request id, logs one access line per request and answers unhandled errors.
 
@@ -117,12 +124,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # Always the service's own id: a caller's could carry anything (a national ID) into
+        # every log line of the request. Callers correlate with the id we return.
+        request_id = uuid.uuid4().hex
         _request_id.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -141,7 +145,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            error_logger.error("unhandled error", extra={"path": scope.get("path"), **_safe_exception(sys.exc_info())})
+            error_logger.error(
+                "unhandled error", extra={"path": route_template(scope), **_safe_exception(sys.exc_info())}
+            )
             if not response_started:
                 body = _INTERNAL_ERROR_BODY[:-1] + f', "request_id": "{request_id}"}}'
                 await send_with_id(
@@ -157,9 +163,10 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    # Path only: personal data travels in bodies, never in paths; the query
-                    # string is left out because it may carry search terms.
-                    "path": scope.get("path"),
+                    # The route's template ("/api/v1/people/{person_id}"), never the path sent:
+                    # a path can carry anything a caller typed (a national ID in place of a
+                    # code); the query string is left out for the same reason.
+                    "path": route_template(scope),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

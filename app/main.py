@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import iter_route_contexts
 from fastapi_offline import FastAPIOffline
 
 from app import clock
@@ -117,5 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/.well-known/jwks.json", tags=["auth"], summary="Khóa công khai để kiểm tra mã truy cập")
     def jwks() -> dict:
         return app.state.tokens.jwks()
+
+    # What the access log names a request by: its route's full template, never the path sent.
+    app.state.route_templates = {
+        route.endpoint: route.path for route in iter_route_contexts(app.routes) if route.endpoint and route.path
+    }
 
     return app

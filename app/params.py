@@ -8,9 +8,10 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, StringConstraints
 
 from app import clock
+from app.text import forbidden_character
 
 MAX_DB_INT = 2_147_483_647  # PostgreSQL `integer`; a larger id would be a 500, not a 404
 FIRST_DAY = date(1900, 1, 1)
@@ -60,6 +61,24 @@ def _not_future_year(value: int) -> int:
 Year = Annotated[int, Field(ge=2000, le=2100, strict=True)]
 # A year that has begun (assessed, recognised): not a later one.
 PastYear = Annotated[Year, AfterValidator(_not_future_year)]
+
+
+def _single_line(value: str | None) -> str | None:
+    if value is not None and (char := forbidden_character(value, single_line=True)):
+        raise ValueError(f"Có ký tự điều khiển hoặc không hợp lệ ({char}); hãy xoá.")
+    return value
+
+
+# Form fields (multipart or URL-encoded): no control characters, as the input guard enforces
+# for URL-encoded forms, query strings and JSON.
+FormLine = AfterValidator(_single_line)
+
+
+def text(min_length: int = 1, max_length: int = 1000):
+    """Free text a person must give (a reason, a signer, a decision number): surrounding white
+    space dropped before the length is checked, so "   " is not a reason."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)]
+
 
 NATIONAL_ID_DIGITS = re.compile(r"[0-9]{12}")  # ASCII digits only: `str.isdigit` also takes "２" and "²"
 

@@ -14,12 +14,29 @@ def plain(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return re.sub(r"\s+", " ", stripped).strip().lower()
+    # Recomposed, so scripts that NFD splits into letters (Hangul) do not grow.
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", stripped)).strip().lower()
 
 
 def clean_name(text: str) -> str:
     """A name as stored: NFC, single spaces, trimmed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+
+
+def name_field(max_length: int):
+    """A validator for a name field: the name as stored (`clean_name`), not empty, and within
+    `max_length` once normalised, in both its stored and its search form (NFC can lengthen a
+    text: "\u0958" becomes two characters), so no name is longer than its column."""
+
+    def validate(value: str) -> str:
+        value = clean_name(value)
+        if not value:
+            raise ValueError("Tên không được để trống.")
+        if max(len(value), len(plain(value))) > max_length:
+            raise ValueError(f"Tên dài quá {max_length} ký tự (sau khi chuẩn hoá Unicode).")
+        return value
+
+    return validate
 
 
 # Control characters (C0 but tab, line feed and carriage return; DEL; C1) and lone surrogates:

@@ -252,7 +252,7 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
         lambda w: {"path": {"code": "00367"}, "params": {"year": 2025}},
     ),
     ("GET", "/api/v1/units/{code}/report"): (
-        expect(province=(OK, 403), commune=(OK, 403), assessor=(OK, 403), portal=(OK, 403)),
+        expect(province=(OK, 403), commune=(OK, 403), assessor=(OK, 403), portal=(403, 403)),
         lambda w: {"path": {"code": "00367"}, "params": {"year": 2025, "format": "csv"}},
     ),
     ("PUT", "/api/v1/units/{code}/official-denominators"): (

@@ -33,6 +33,10 @@ def test_no_personal_data_or_secret_in_the_logs(client, make_user, request):
         "/api/v1/people", headers={"Authorization": "Bearer " + tokens["access_token"] + "x"}, params={"q": NATIONAL_ID}
     )
     client.get(f"/api/v1/assessments/{uuid.uuid4()}", headers=headers)
+    # A national ID typed where a code belongs, in a path, and as a request id.
+    client.get(f"/api/v1/units/{NATIONAL_ID}")
+    client.get(f"/api/v1/tra-cuu/{NATIONAL_ID}/1988-01-01")
+    client.get("/healthz", headers={"X-Request-ID": NATIONAL_ID})
     for handler in logging.getLogger().handlers:
         handler.flush()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app.assessments.models import AssessmentState
-from app.params import NationalId, PastDay, PastYear
+from app.params import NationalId, PastDay, PastYear, text
 from app.registry.schemas import DbId
 from app.rules import Result, TitleCode
 from app.units.schemas import UnitCodeStr
@@ -107,9 +107,9 @@ class AssessmentList(BaseModel):
 
 class DecisionCreate(Input):
     commune_code: UnitCodeStr
-    number: str = Field(min_length=1, max_length=64, examples=["125/QĐ-UBND"])
+    number: text(max_length=64) = Field(examples=["125/QĐ-UBND"])
     decided_on: PastDay
-    signer: str = Field(min_length=1, max_length=200)
+    signer: text(max_length=200)
     title: TitleCode
     period: PastYear
     assessment_ids: list[ClientId] = Field(min_length=1, max_length=2000)
@@ -149,7 +149,7 @@ class RecognitionList(BaseModel):
 
 
 class Revocation(Input):
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: text(min_length=3, max_length=1000)
 
 
 class TitleStatus(BaseModel):

@@ -78,8 +78,22 @@ def check_if_match(assessment: Assessment, if_match: str | None) -> None:
         )
 
 
+def _canonical(value):
+    """The same submission written two ways hashes the same: 9.0 is 9."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
 def _body_hash(body: BaseModel) -> str:
-    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    document = _canonical(body.model_dump(mode="json"))
+    if isinstance(document.get("id"), str):
+        document["id"] = document["id"].lower()  # ids are compared in lower case
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def _require_filer(session: Session, principal: Principal, unit_id: int, roles=FILERS) -> None:

@@ -27,7 +27,7 @@ from app.auth.schemas import (
 )
 from app.database import SessionDep, SessionFactoryDep
 from app.exceptions import FieldError, NotAuthenticated, Problem, problem_responses
-from app.params import IdPath, Limit, Offset
+from app.params import FormLine, IdPath, Limit, Offset
 from app.security import ratelimit
 from app.security.client import client_address
 
@@ -47,10 +47,10 @@ def issue_token(
     tokens: TokensDep,
     passwords: PasswordsDep,
     grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
-    username: Annotated[str | None, Form(max_length=64)] = None,
-    password: Annotated[str | None, Form(max_length=256)] = None,
-    refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    scope: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[str | None, Form(max_length=64), FormLine] = None,
+    password: Annotated[str | None, Form(max_length=256), FormLine] = None,
+    refresh_token: Annotated[str | None, Form(max_length=200), FormLine] = None,
+    scope: Annotated[str, Form(max_length=200), FormLine] = "",
 ) -> TokenResponse:
     """`grant_type=password` with username/password, or `grant_type=refresh_token` with the
     refresh token from an earlier answer (it is rotated: the old one stops working)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from app.auth.models import Role
 from app.units.schemas import UnitCodeStr
@@ -19,7 +19,16 @@ Username = Annotated[
         strip_whitespace=True, to_lower=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
     ),
 ]
-Password = Annotated[str, Field(min_length=10, max_length=256)]
+
+
+def _not_blank_password(value: str) -> str:
+    # Spaces are allowed inside a passphrase, but ten of them are not a password.
+    if len(value.strip()) < 10:
+        raise ValueError("Mật khẩu cần ít nhất 10 ký tự không kể khoảng trắng ở hai đầu.")
+    return value
+
+
+Password = Annotated[str, Field(min_length=10, max_length=256), AfterValidator(_not_blank_password)]
 
 
 class InputModel(BaseModel):

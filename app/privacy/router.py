@@ -12,7 +12,7 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.auth.models import Role
 from app.database import SessionDep
 from app.exceptions import problem_responses
-from app.params import Limit, Offset
+from app.params import Limit, Offset, text
 from app.privacy import service
 from app.registry import service as registry
 from app.registry.dependencies import PersonDep
@@ -39,7 +39,7 @@ class AccessEventList(BaseModel):
 class DeidentifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=1000, description="Căn cứ yêu cầu (ví dụ: đơn của chủ thể dữ liệu)")
+    reason: text(min_length=3, max_length=1000) = Field(description="Căn cứ yêu cầu (ví dụ: đơn của chủ thể dữ liệu)")
 
 
 @router.get(

@@ -30,6 +30,7 @@ from app.registry.models import (
 )
 from app.registry.national_id import NationalIds
 from app.rules import TitleCode
+from app.text import plain
 
 DEFAULT_PURPOSE = "tra cứu hồ sơ"
 DUPLICATE_CHECK_PURPOSE = "kiểm tra trùng số CCCD khi ghi người mới"
@@ -116,7 +117,8 @@ def deidentify(session: Session, principal: Principal, person: Person, reason: s
     before = snapshot(person)
     person.full_name = DEIDENTIFIED_NAME
     if person.birth_date is not None:
-        # Ages are counted on 31 December: the birth year alone gives the same counts.
+        # Past years' ages are counted on 31 December: the birth year alone gives the same counts
+        # (the current year, counted on today, may see a birthday early: docs/privacy.md).
         person.birth_date = date(person.birth_date.year, 1, 1)
     person.sex = None
     person.occupational_group = None
@@ -124,8 +126,15 @@ def deidentify(session: Session, principal: Principal, person: Person, reason: s
     person.national_id_key_version = None
     person.national_id_masked = None
     person.updated_at = clock.now()
-    # A household named after its head no longer names him or her.
-    for household in session.scalars(select(Household).where(Household.head_person_id == person.id)):
+    # A household named after the person (its head, or a member whose name is in it: "Hộ bà
+    # Vũ Thị Lan") no longer names him or her.
+    name = plain(before["full_name"])
+    member_of = select(HouseholdMember.household_id).where(HouseholdMember.person_id == person.id)
+    for household in session.scalars(
+        select(Household).where((Household.head_person_id == person.id) | Household.id.in_(member_of))
+    ):
+        if household.head_person_id != person.id and (not name or name not in plain(household.name)):
+            continue
         household_before = snapshot(household)
         household.name = f"Hộ số {household.id}"
         audit(session, principal, "deidentify", "household", household.id, household_before, snapshot(household))

@@ -12,7 +12,7 @@ from app import clock
 from app.params import MAX_DB_INT, NationalId, PastDay, Year
 from app.registry.models import ManagingLevel, OrganisationKind, Sex
 from app.rules import TitleCode
-from app.text import clean_name
+from app.text import name_field
 from app.units.schemas import UnitCodeStr
 
 DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT, strict=True)]
@@ -23,11 +23,7 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _name(value: str) -> str:
-    value = clean_name(value)
-    if not value:
-        raise ValueError("Tên không được để trống.")
-    return value
+_name = name_field(200)
 
 
 class UnitBrief(BaseModel):
@@ -142,7 +138,7 @@ class OrganisationCreate(Input):
     since: PastDay | None = None
     staff: list[MemberIn] = Field(default_factory=list, max_length=5000)
 
-    _name = field_validator("name")(_name)
+    _name = field_validator("name")(name_field(300))
 
 
 class OrganisationOut(BaseModel):

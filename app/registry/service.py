@@ -218,6 +218,9 @@ def create_person(
     session: Session, principal: Principal, ids: NationalIds, data: PersonCreate, duplicates: DuplicateGuard
 ) -> Person:
     since = data.resident_since or clock.today()
+    if data.birth_date is not None and since < data.birth_date:
+        field = "body.resident_since" if data.resident_since else "body.birth_date"
+        raise invalid_field(field, "before_birth", f"Ngày cư trú trước ngày sinh ({data.birth_date:%d/%m/%Y}).")
     unit = _writable_unit(session, principal, data.unit_code, since)
     person = Person(
         full_name=data.full_name, birth_date=data.birth_date, sex=data.sex, occupational_group=data.occupational_group
@@ -391,16 +394,41 @@ def household_out(session: Session, household: Household) -> HouseholdOut:
     )
 
 
-def _already_in_household(session: Session, person_ids: list[int], on: date) -> list[int]:
-    return list(
-        session.scalars(
-            select(HouseholdMember.person_id).where(
-                HouseholdMember.person_id.in_(person_ids),
-                HouseholdMember.joined_on <= on,
-                (HouseholdMember.left_on.is_(None)) | (HouseholdMember.left_on > on),
+def _already_in_household(session: Session, joining: dict[int, date]) -> list[int]:
+    """People (id -> day they would join, for good) who would then be in two households at
+    once: a membership of theirs that has not ended by that day, whenever it began."""
+    return sorted(
+        {
+            person_id
+            for person_id, left_on in session.execute(
+                select(HouseholdMember.person_id, HouseholdMember.left_on).where(
+                    HouseholdMember.person_id.in_(list(joining))
+                )
             )
-        )
+            if left_on is None or left_on > joining[person_id]
+        }
     )
+
+
+def _born_by(session: Session, days: dict[int, date], fields: dict[int, str]) -> None:
+    """Nobody lives somewhere or belongs to anything before being born: 422 on the field of
+    each day that comes before the person's birth date."""
+    births = dict(
+        session.execute(
+            select(Person.id, Person.birth_date).where(Person.id.in_(list(days)), Person.birth_date.is_not(None))
+        ).all()
+    )
+    errors = [
+        FieldError(
+            field=fields[person_id],
+            code="before_birth",
+            message=f"Trước ngày sinh ({births[person_id]:%d/%m/%Y}) của người này.",
+        )
+        for person_id, day in days.items()
+        if person_id in births and day < births[person_id]
+    ]
+    if errors:
+        raise Problem(422, "validation_failed", "Dữ liệu không hợp lệ", "Một số ngày trước ngày sinh.", errors=errors)
 
 
 def create_household(session: Session, principal: Principal, data: HouseholdCreate) -> Household:
@@ -430,7 +458,16 @@ def create_household(session: Session, principal: Principal, data: HouseholdCrea
                 )
             ],
         )
-    taken = _already_in_household(session, person_ids, since)
+    joining = {m.person_id: m.joined_on or since for m in data.members}
+    _born_by(
+        session,
+        joining,
+        {
+            m.person_id: f"body.members.{index}.joined_on" if m.joined_on else "body.since"
+            for index, m in enumerate(data.members)
+        },
+    )
+    taken = _already_in_household(session, joining)
     if taken:
         raise Conflict(f"Người mã {', '.join(map(str, taken))} đang là thành viên của hộ khác.", code="already_member")
     household = Household(name=data.name, head_person_id=data.head_person_id)
@@ -457,7 +494,8 @@ def add_household_member(session: Session, principal: Principal, household: Hous
     require_writer(session, principal, unit_id or 0)
     _require_visible(session, principal, "person", [data.person_id], "body.person_id")
     joined = data.joined_on or clock.today()
-    if _already_in_household(session, [data.person_id], joined):
+    _born_by(session, {data.person_id: joined}, {data.person_id: "body.joined_on"})
+    if _already_in_household(session, {data.person_id: joined}):
         raise Conflict("Người này đang là thành viên của một hộ.", code="already_member")
     member = HouseholdMember(
         household_id=household.id, person_id=data.person_id, relation=data.relation, joined_on=joined
@@ -588,6 +626,14 @@ def create_organisation(session: Session, principal: Principal, data: Organisati
             errors=[FieldError(field="body.staff", code="duplicate_person", message="Một người chỉ ghi một lần.")],
         )
     _require_visible(session, principal, "person", person_ids, "body.staff")
+    _born_by(
+        session,
+        {m.person_id: m.joined_on or since for m in data.staff},
+        {
+            m.person_id: f"body.staff.{index}.joined_on" if m.joined_on else "body.since"
+            for index, m in enumerate(data.staff)
+        },
+    )
     organisation = Organisation(name=data.name, kind=data.kind, sector=data.sector, managing_level=data.managing_level)
     session.add(organisation)
     session.flush()
@@ -617,9 +663,9 @@ def add_staff(session: Session, principal: Principal, organisation: Organisation
         )
     ):
         raise Conflict("Người này đang là cán bộ, người lao động của đơn vị.", code="already_member")
-    member = OrganisationStaff(
-        organisation_id=organisation.id, person_id=data.person_id, joined_on=data.joined_on or clock.today()
-    )
+    joined = data.joined_on or clock.today()
+    _born_by(session, {data.person_id: joined}, {data.person_id: "body.joined_on"})
+    member = OrganisationStaff(organisation_id=organisation.id, person_id=data.person_id, joined_on=joined)
     session.add(member)
     session.flush()
     audit(session, principal, "add_member", "organisation", organisation.id, None, snapshot(member))

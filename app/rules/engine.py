@@ -6,6 +6,7 @@ rule it applies is in the trace with the threshold used and, when it fails, why 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,9 @@ _OPS = {
     "==": lambda a, b: a == b,
 }
 _OP_WORDS = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+
+
+_LARGEST = Decimal(10**12)  # no answer or derived value of a criteria file is larger
 
 
 def fmt(value: Decimal | None) -> str:
@@ -107,14 +111,23 @@ class Result(BaseModel):
     provisional: bool
 
 
+# A number written as text: ASCII digits, an optional sign and decimal part. Decimal() itself
+# also takes other scripts' digits ("٩"), exponents ("1e-999999999") and "NaN".
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,6})?")
+
+
 def _number(value: Any) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
         return None
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite() or abs(number) > _LARGEST:
+        return None
+    return number
 
 
 def _applicable(version: CriteriaVersion, context: EvaluationContext) -> list[tuple[str, Indicator]]:

@@ -116,6 +116,8 @@ def parse_version(data: Any) -> CriteriaVersion:
         raise InvalidCriteria([Issue((), "a criteria file is a mapping (title, version, criteria, …)")])
     try:
         version = CriteriaVersion.model_validate(data)
+    except ArithmeticError:
+        raise InvalidCriteria([Issue((), "a number is out of range")]) from None
     except ValidationError as error:
         raise InvalidCriteria(
             [Issue(tuple(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in error.errors()]
@@ -177,6 +179,10 @@ def load_text(text: str) -> CriteriaVersion:
         raise InvalidCriteria(
             [Issue((), f"not valid YAML: {getattr(error, 'problem', error)}", mark.line + 1 if mark else None)]
         ) from None
+    except (ValueError, TypeError, AttributeError, OverflowError, ArithmeticError):
+        # A scalar the YAML constructors cannot make a value of: a date like 2023-02-30, a tag
+        # like `!!int 'abc'`, an integer of thousands of digits.
+        raise InvalidCriteria([Issue((), "not valid YAML: a value (date, number or tag) cannot be read")]) from None
     try:
         return parse_version(data)
     except InvalidCriteria as invalid:

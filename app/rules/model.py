@@ -14,6 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Mã: chữ thường, số, gạch dưới")]
+# Numbers of a criteria file: finite, of sane size and precision (a 4,000-digit or 1e308 value
+# is a mistake or an attack, and would break the arithmetic of scoring).
+Quantity = Annotated[Decimal, Field(allow_inf_nan=False, ge=-(10**9), le=10**9, max_digits=18, decimal_places=6)]
+Points = Annotated[Decimal, Field(allow_inf_nan=False, ge=0, le=100_000, max_digits=12, decimal_places=4)]
 Label = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
@@ -72,7 +76,7 @@ class Applicability(Strict):
 
 class Threshold(Strict):
     op: Literal[">=", ">", "<=", "<", "=="] = ">="
-    value: Decimal
+    value: Quantity
 
 
 class Membership(StrEnum):
@@ -156,12 +160,12 @@ class Indicator(Provenance):
     label: Label
     labels_by_group: dict[Identifier, Label] = Field(default_factory=dict)
     kind: IndicatorKind
-    max_points: Decimal = Field(ge=0)
-    step: Decimal = Field(default=Decimal(1), gt=0, description="Bước điểm cho loại score (1 hoặc 0.5)")
-    pass_min: Decimal | None = Field(default=None, ge=0, description="Điểm tối thiểu để chỉ số này được tính là đạt")
+    max_points: Points
+    step: Points = Field(default=Decimal(1), gt=0, description="Bước điểm cho loại score (1 hoặc 0.5)")
+    pass_min: Points | None = Field(default=None, description="Điểm tối thiểu để chỉ số này được tính là đạt")
     threshold: Threshold | None = None
-    minimum: Decimal | None = Field(default=None, description="Giá trị nhỏ nhất được nhập (loại number)")
-    maximum: Decimal | None = Field(default=None, description="Giá trị lớn nhất được nhập (loại number)")
+    minimum: Quantity | None = Field(default=None, description="Giá trị nhỏ nhất được nhập (loại number)")
+    maximum: Quantity | None = Field(default=None, description="Giá trị lớn nhất được nhập (loại number)")
     unit: str | None = Field(default=None, max_length=50)
     derived: DerivedSource | None = None
     mandatory: bool = False
@@ -185,7 +189,7 @@ class Indicator(Provenance):
 class Criterion(Provenance):
     id: Identifier
     label: Label
-    max_points: Decimal | None = Field(default=None, ge=0, description="Tổng điểm của tiêu chí, nếu văn bản nêu")
+    max_points: Points | None = Field(default=None, description="Tổng điểm của tiêu chí, nếu văn bản nêu")
     indicators: list[Indicator] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -200,18 +204,18 @@ class Criterion(Provenance):
 class PassRules(Provenance):
     """All stated conditions must hold. Unstated ones do not apply."""
 
-    total_min: Decimal | None = Field(default=None, ge=0, description="Tổng điểm tối thiểu")
-    each_score_min: Decimal | None = Field(default=None, ge=0, description="Mỗi chỉ số loại score tối thiểu")
+    total_min: Points | None = Field(default=None, description="Tổng điểm tối thiểu")
+    each_score_min: Points | None = Field(default=None, description="Mỗi chỉ số loại score tối thiểu")
     all_mandatory: bool = Field(default=True, description="Mọi chỉ số bắt buộc phải đạt")
     required: list[Identifier] = Field(default_factory=list, description="Các chỉ số phải đạt")
-    indicator_min: dict[Identifier, Decimal] = Field(default_factory=dict, description="Điểm tối thiểu riêng")
+    indicator_min: dict[Identifier, Points] = Field(default_factory=dict, description="Điểm tối thiểu riêng")
 
 
 class PassRulesChange(Strict):
     """The fields an override replaces; the rest come from the rules it modifies."""
 
-    total_min: Decimal | None = Field(default=None, ge=0)
-    each_score_min: Decimal | None = Field(default=None, ge=0)
+    total_min: Points | None = None
+    each_score_min: Points | None = None
 
 
 class Level(Provenance):

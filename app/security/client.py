@@ -51,7 +51,9 @@ class ClientAddressMiddleware:
             if self.trusted:
                 values = [value for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"]
                 forwarded = ",".join(value.decode("latin-1") for value in values) if values else None
-            scope = {**scope, "client": (self.client(peer, forwarded), port)}
+            # In place: the routing below also writes into this scope (the matched route, which
+            # the access log names instead of the raw path).
+            scope["client"] = (self.client(peer, forwarded), port)
         await self.app(scope, receive, send)
 
 

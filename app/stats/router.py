@@ -156,7 +156,8 @@ def set_official_denominator(
         200: {"content": {"text/csv": {}, report.XLSX_TYPE: {}}, "description": "Báo cáo năm"},
     },
     response_class=Response,
-    dependencies=[Depends(require_roles(*Role))],
+    # Staff only: a portal client reads title status, not the commune's working report.
+    dependencies=[Depends(require_roles(Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER, Role.ASSESSOR))],
     summary="Báo cáo năm của đơn vị (XLSX hoặc CSV)",
 )
 def annual_report(

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from app.params import PastDay
+from app.params import PastDay, text
 from app.rules import TitleCode
 from app.units.schemas import UnitCodeStr
 
@@ -67,10 +67,10 @@ class TargetCreate(BaseModel):
     segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
     level: str | None = Field(default=None, max_length=64)
     denominator_hint: str | None = Field(default=None, max_length=200)
-    document_number: str = Field(min_length=1, max_length=100)
+    document_number: text(max_length=100)
     document_date: PastDay | None = None
-    issuer: str = Field(min_length=1, max_length=300)
-    sentence: str = Field(min_length=1, max_length=4000, description="Câu trong văn bản nêu chỉ tiêu")
+    issuer: text(max_length=300)
+    sentence: text(max_length=4000) = Field(description="Câu trong văn bản nêu chỉ tiêu")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -130,8 +130,8 @@ class OfficialDenominatorIn(BaseModel):
     year: int = Field(strict=True, ge=2000, le=2100)
     segment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,31}$")
     value: int = Field(strict=True, ge=0, le=100_000_000)
-    definition: str = Field(min_length=1, max_length=64, examples=["households"])
-    source: str = Field(min_length=3, max_length=500, examples=["Báo cáo thống kê dân số phường năm 2025"])
+    definition: text(max_length=64) = Field(examples=["households"])
+    source: text(min_length=3, max_length=500) = Field(examples=["Báo cáo thống kê dân số phường năm 2025"])
 
 
 class OfficialDenominatorOut(OfficialDenominatorIn):

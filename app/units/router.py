@@ -113,7 +113,7 @@ def import_villages(
 @router.patch(
     "/{code}",
     response_model=UnitDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Sửa thôn / tổ dân phố (tên, loại, ngày thôi sử dụng)",
 )
 def update_village(

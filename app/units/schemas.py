@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from app.params import Day, PastDay
-from app.text import clean_name
+from app.text import name_field
 from app.units.models import SuccessionKind, UnitLevel, VillageType
 
 UnitCodeStr = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{2,5}(-[0-9]{1,4})?$")]
@@ -52,11 +52,7 @@ class UnitList(BaseModel):
     total: int
 
 
-def _clean(value: str) -> str:
-    value = clean_name(value)
-    if not value:
-        raise ValueError("Tên không được để trống.")
-    return value
+_clean = name_field(200)
 
 
 class VillageCreate(BaseModel):

@@ -17,6 +17,7 @@ from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, field_errors, invalid_field
+from app.registry.models import Residence
 from app.text import forbidden_character, plain
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel, UnitSuccession
 from app.units.schemas import (
@@ -363,6 +364,9 @@ def parse_village_csv(content: bytes) -> list[VillageCreate]:
         header = [column.strip() for column in reader.fieldnames or []]
     except csv.Error:
         raise _unreadable_csv(1) from None
+    repeated = sorted({column for column in header if column and header.count(column) > 1})
+    if repeated:
+        raise Problem(422, "invalid_file", "Tệp không hợp lệ", f"Cột ghi hai lần: {', '.join(repeated)}.")
     missing = [column for column in ("name", "unit_type") if column not in header]
     if missing:
         raise Problem(
@@ -445,6 +449,20 @@ def update_village(
     if data.unit_type is not None:
         village.unit_type = data.unit_type
     if data.valid_to is not None:
+        # Someone still living there on the closing day would live in a unit that no longer is.
+        staying = session.scalar(
+            select(func.count())
+            .select_from(Residence)
+            .where(
+                Residence.unit_id == village.id, or_(Residence.valid_to.is_(None), Residence.valid_to > data.valid_to)
+            )
+        )
+        if staying:
+            raise Conflict(
+                f"{village.name} còn {staying} người, hộ hoặc cơ quan cư trú sau ngày thôi sử dụng; "
+                "hãy ghi việc chuyển nơi cư trú của họ trước.",
+                code="village_has_residents",
+            )
         if village.valid_from and data.valid_to <= village.valid_from:
             raise Problem(
                 422,
