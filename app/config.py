@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     # Where rate-limit counters live: `memory://` (one process) or `redis://host:6379/0`, shared
     # by every worker and machine (the `limits` library's storage URLs).
     rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = Field(default="hoctap", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     # Addresses of reverse proxies whose X-Forwarded-For is believed (IPs or networks); none by
     # default, so a client cannot choose the address its limits are counted under.
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -44,8 +44,9 @@ def per_day(name: str, amount: int) -> Limit:
 class RateLimiter:
     """Moving-window limits over a `limits` storage (memory:// or redis://)."""
 
-    def __init__(self, storage_url: str) -> None:
-        self._storage = storage_from_string(storage_url)
+    def __init__(self, storage_url: str, key_prefix: str = "hoctap") -> None:
+        # The prefix keeps one deployment's counters apart from another's in a shared Redis.
+        self._storage = storage_from_string(storage_url, key_prefix=key_prefix)
         self._strategy = MovingWindowRateLimiter(self._storage)
 
     def reset(self) -> None:
