@@ -19,6 +19,8 @@ from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaf
 from app.registry.predicates import aged_on, member_on, resident_on
 from app.rules import CriteriaVersion
 from app.rules.model import IndicatorKind, Membership, Population
+from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
+from app.units.service import in_force_on as unit_in_force_on
 
 
 def _members(population: Population, subject_id: int, on: date) -> Select:
@@ -47,11 +49,30 @@ def _members(population: Population, subject_id: int, on: date) -> Select:
             people = select(OrganisationStaff.person_id.label("id")).where(
                 OrganisationStaff.organisation_id == subject_id, member_on(OrganisationStaff, on)
             )
+        case Membership.COMMUNE_CITIZENS:
+            people = select(Residence.person_id.label("id")).where(
+                Residence.person_id.is_not(None),
+                resident_on(Residence, on),
+                Residence.unit_id.in_(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == subject_id)),
+            )
+        case Membership.DISTRICT_COMMUNES | Membership.PROVINCE_COMMUNES:
+            return _units_under(subject_id, UnitLevel.COMMUNE, on)
+        case Membership.PROVINCE_DISTRICTS:
+            return _units_under(subject_id, UnitLevel.DISTRICT, on)
     if population.age is not None:
         people = people.join(Person, Person.id == people.selected_columns.id).where(
             aged_on(Person.birth_date, on, population.age.min, population.age.max)
         )
     return people
+
+
+def _units_under(unit_id: int, level: str, on: date) -> Select:
+    """Units of `level` under `unit_id` in force on `on` (e.g. the communes of a district)."""
+    return select(AdministrativeUnit.id.label("id")).where(
+        AdministrativeUnit.level == level,
+        *unit_in_force_on(on),
+        AdministrativeUnit.id.in_(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == unit_id)),
+    )
 
 
 def compute(session: Session, version: CriteriaVersion, subject_id: int, on: date) -> dict[str, dict[str, Any]]:
@@ -64,6 +85,8 @@ def compute(session: Session, version: CriteriaVersion, subject_id: int, on: dat
         source = indicator.derived
         population = _members(source.population, subject_id, on).distinct().subquery()
         holders = select(Recognition.subject_id).where(Recognition.title == source.title, in_force_on(on))
+        if source.levels:  # e.g. communes recognised at mức độ 2
+            holders = holders.where(Recognition.level.in_(source.levels))
         denominator, numerator = session.execute(
             select(func.count(population.c.id), func.count(population.c.id).filter(population.c.id.in_(holders)))
         ).one()

@@ -233,7 +233,7 @@ def revoke(
 def subject_titles(
     session: SessionDep,
     principal: CurrentPrincipal,
-    kind: Literal["person", "household", "clan", "community", "organisation", "commune"],
+    kind: Literal["person", "household", "clan", "community", "organisation", "commune", "district", "province"],
     subject_id: IdPath,
     as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
     purpose: AccessPurpose = None,

@@ -47,9 +47,10 @@ from app.auth.principal import SYSTEM, Principal
 from app.criteria.models import CriteriaVersionRecord, VersionState
 from app.criteria.service import answers_problem, get_version, model_of, resolve
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
-from app.registry.models import Registration
+from app.registry.models import Organisation, Registration
 from app.registry.service import SUBJECT_TITLE, subject_unit, visible_subject_unit, within
 from app.rules import AnswersInvalid, EvaluationContext, Result, TitleCode, evaluate
+from app.rules.model import RecognitionPeriod
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import in_jurisdiction, require_current_or_writable, unit_named
 
@@ -201,8 +202,15 @@ def _reference_date(body: AssessmentCreate) -> date:
     return body.reference_date
 
 
+def _managing_level(session: Session, title: str, subject_id: int) -> str | None:
+    """An organisation's managing level picks its criteria (TT 24/2023 above the commune)."""
+    if title != TitleCode.UNIT:
+        return None
+    return session.scalar(select(Organisation.managing_level).where(Organisation.id == subject_id))
+
+
 def version_in_force(
-    session: Session, title: str, unit_id: int, on: date, named: str | None, date_field: str
+    session: Session, title: str, subject_id: int, unit_id: int, on: date, named: str | None, date_field: str
 ) -> CriteriaVersionRecord:
     """The criteria version in force for the title, the subject's province and the reference
     date: the only one an assessment may be filed under. A body naming another version is
@@ -210,7 +218,7 @@ def version_in_force(
     assessments under another version is the explicit re-scoring operation."""
     province = _province_code(session, unit_id)
     try:
-        version = resolve(session, title, province, on)
+        version = resolve(session, title, province, on, _managing_level(session, title, subject_id))
     except NotFound as missing:
         raise invalid_field(date_field, "no_criteria_in_force", missing.detail) from None
     if named is not None and named != version.version_id:
@@ -234,7 +242,9 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
     _require_filer(session, principal, unit_id)
     reference_date = _reference_date(body)
     date_field = "body.reference_date" if body.reference_date else "body.period"
-    version = version_in_force(session, body.title, unit_id, reference_date, body.criteria_version, date_field)
+    version = version_in_force(
+        session, body.title, body.subject_id, unit_id, reference_date, body.criteria_version, date_field
+    )
     result, derived = _score(session, version, body.subject_id, reference_date, body)
     assessment = _new_row(
         public_id,
@@ -483,6 +493,15 @@ def list_assessments(
 # --- decisions and recognitions -----------------------------------------------------------------
 
 
+def valid_until(period: RecognitionPeriod, decided_on: date) -> date:
+    """The first day a recognition no longer holds: `months` after the decision, or after the end
+    of the decision's year where the text keeps the result "trong thời hạn 3 năm (36 tháng) tiếp
+    theo năm được công nhận" (TT 25/2023)."""
+    if period.starts == "year_after_decision":
+        return add_months(date(decided_on.year + 1, 1, 1), period.months)
+    return add_months(decided_on, period.months)
+
+
 def add_months(day: date, months: int) -> date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -494,7 +513,7 @@ def _decision_errors(
 ) -> list[FieldError]:
     """Why each named assessment cannot be recognised by this decision, field by field."""
     under_commune = set(session.scalars(select(UnitAncestor.unit_id).where(UnitAncestor.ancestor_id == commune.id)))
-    in_force: dict[tuple[str, int, date], int | None] = {}
+    in_force: dict[tuple[str, int, int, date], int | None] = {}
     errors = []
     latest_review: tuple[date, str] | None = None
     for index, public_id in enumerate(ids):
@@ -517,11 +536,11 @@ def _decision_errors(
             message = f"Bản đánh giá thuộc danh hiệu {row.title} năm {row.period}."
             errors.append(FieldError(field=field, code="other_title_or_period", message=message))
         else:
-            key = (row.title, row.unit_id, row.reference_date)
+            key = (row.title, row.subject_id, row.unit_id, row.reference_date)
             if key not in in_force:
                 try:
                     in_force[key] = version_in_force(
-                        session, row.title, row.unit_id, row.reference_date, None, field
+                        session, row.title, row.subject_id, row.unit_id, row.reference_date, None, field
                     ).id
                 except Problem:
                     in_force[key] = None
@@ -609,7 +628,7 @@ def _record_decision(
     session.add(decision)
     session.flush()
     for row in rows:
-        months = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id)).recognition_period.months
+        period = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id)).recognition_period
         recognition = Recognition(
             title=row.title,
             subject_id=row.subject_id,
@@ -620,7 +639,7 @@ def _record_decision(
             criteria_version_id=row.criteria_version_id,
             level=row.level,
             valid_from=body.decided_on,
-            valid_until=add_months(body.decided_on, months),
+            valid_until=valid_until(period, body.decided_on),
         )
         before = snapshot(row)
         row.state = AssessmentState.DECIDED

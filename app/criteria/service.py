@@ -203,6 +203,7 @@ def publish(session: Session, record: CriteriaVersionRecord, actor_id: int | Non
     record.state = VersionState.PUBLISHED
     record.published_at = clock.now()
     record.published_by_id = actor_id
+    retire_replaced(session, record)
     audit(
         session,
         None,
@@ -260,13 +261,24 @@ def publish_shipped(session: Session) -> str:
             lines.append(publish_file(session, path))
         except Conflict as conflict:
             raise Conflict(f"{path.relative_to(CRITERIA_DIR.parent)}: {conflict.detail}", code=conflict.code) from None
+    # A shipped version that replaces another retires it, whichever of the two was published first.
+    retired = []
+    for record in session.scalars(
+        select(CriteriaVersionRecord).where(CriteriaVersionRecord.state == VersionState.PUBLISHED)
+    ).all():
+        retired += retire_replaced(session, record)
     published = sum(line.startswith("published") for line in lines)
-    return f"Criteria: {published} versions published, {len(lines) - published} already present."
+    summary_line = f"Criteria: {published} versions published, {len(lines) - published} already present"
+    return summary_line + (f", {len(retired)} replaced and retired." if retired else ".")
 
 
-def resolve(session: Session, title: str, province_code: str | None, on: date) -> CriteriaVersionRecord:
-    """The published version of `title` in force on `on` for a province: a version made for
-    that province wins over a national one; among equals the latest start wins."""
+def resolve(
+    session: Session, title: str, province_code: str | None, on: date, managing_level: str | None = None
+) -> CriteriaVersionRecord:
+    """The published version of `title` in force on `on` for a province (and, for an
+    organisation, its managing level): a version made for that province wins over a national
+    one, a version made for the managing level over a general one; among equals the latest
+    start wins."""
     specific = select(CriteriaVersionProvince.version_pk).where(CriteriaVersionProvince.province_code == province_code)
     query = (
         select(CriteriaVersionRecord)
@@ -277,13 +289,41 @@ def resolve(session: Session, title: str, province_code: str | None, on: date) -
             or_(CriteriaVersionRecord.effective_to.is_(None), CriteriaVersionRecord.effective_to > on),
             or_(CriteriaVersionRecord.scope == "national", CriteriaVersionRecord.id.in_(specific)),
         )
-        .order_by((CriteriaVersionRecord.scope == "national").asc(), CriteriaVersionRecord.effective_from.desc())
+        .order_by(
+            (CriteriaVersionRecord.scope == "national").asc(),
+            CriteriaVersionRecord.effective_from.desc(),
+            CriteriaVersionRecord.id.desc(),
+        )
     )
-    record = session.scalars(query.limit(1)).first()
-    if record is None:
+    candidates = []
+    for record in session.scalars(query):
+        levels = model_of(record).applies_to.managing_levels
+        if not levels:
+            candidates.append((1, record))
+        elif managing_level in levels:
+            candidates.append((0, record))
+    if not candidates:
         where = f" cho tỉnh {province_code}" if province_code else ""
-        raise NotFound(f"Không có bộ tiêu chí {title} đang áp dụng ngày {on:%d/%m/%Y}{where}.")
-    return record
+        level = f", đơn vị do cấp {managing_level} quản lý" if managing_level else ""
+        raise NotFound(f"Không có bộ tiêu chí {title} đang áp dụng ngày {on:%d/%m/%Y}{where}{level}.")
+    return min(candidates, key=lambda item: item[0])[1]
+
+
+def retire_replaced(session: Session, record: CriteriaVersionRecord, actor: Principal | None = None) -> list[str]:
+    """Retire the published versions that `record` says it replaces (same title)."""
+    retired = []
+    for version_id in model_of(record).replaces:
+        old = session.scalar(
+            select(CriteriaVersionRecord).where(
+                CriteriaVersionRecord.title == record.title,
+                CriteriaVersionRecord.version_id == version_id,
+                CriteriaVersionRecord.state == VersionState.PUBLISHED,
+            )
+        )
+        if old is not None:
+            retire(session, old, actor)
+            retired.append(version_id)
+    return retired
 
 
 def diff(old: CriteriaVersionRecord, new: CriteriaVersionRecord) -> list[Change]:

@@ -65,6 +65,15 @@ TITLE_SUBJECT: dict[TitleCode, str] = {
     TitleCode.COMMUNITY: "community",
     TitleCode.UNIT: "organisation",
     TitleCode.COMMUNE: "commune",
+    TitleCode.DISTRICT: "district",
+    TitleCode.PROVINCE: "province",
+}
+# The titles whose subject is an administrative unit, and its level.
+UNIT_SUBJECT_LEVEL = {
+    "community": UnitLevel.VILLAGE,
+    "commune": UnitLevel.COMMUNE,
+    "district": UnitLevel.DISTRICT,
+    "province": UnitLevel.PROVINCE,
 }
 SUBJECT_TITLE = {kind: title for title, kind in TITLE_SUBJECT.items()}
 
@@ -89,9 +98,10 @@ def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | N
         return session.scalar(select(Residence.unit_id).where(column == subject_id, Residence.valid_to.is_(None)))
     if kind == "clan":
         return session.scalar(select(Clan.home_unit_id).where(Clan.id == subject_id))
-    level = UnitLevel.VILLAGE if kind == "community" else UnitLevel.COMMUNE
     return session.scalar(
-        select(AdministrativeUnit.id).where(AdministrativeUnit.id == subject_id, AdministrativeUnit.level == level)
+        select(AdministrativeUnit.id).where(
+            AdministrativeUnit.id == subject_id, AdministrativeUnit.level == UNIT_SUBJECT_LEVEL[kind]
+        )
     )
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, PlainSerializer
 
-from app.rules.model import CriteriaVersion, Indicator, IndicatorKind, PassRules
+from app.rules.model import CriteriaVersion, Indicator, IndicatorKind, PassRules, Threshold
 
 Number = Annotated[
     Decimal, PlainSerializer(lambda v: int(v) if v == v.to_integral_value() else float(v), return_type=int | float)
@@ -76,6 +76,7 @@ class IndicatorTrace(BaseModel):
     reason: str | None
     provisional: bool
     population: str | None = None  # derived indicators: who was counted, in words
+    levels: list[str] | None = None  # checked only at these levels
 
 
 class RuleCheck(BaseModel):
@@ -223,7 +224,14 @@ def validate_inputs(
                     f"derived.{indicator.id}", "missing_derived", "Thiếu giá trị tính từ sổ đăng ký cho chỉ số này."
                 )
             )
-        elif indicator.mandatory and indicator.kind != IndicatorKind.DERIVED and indicator.id not in answers:
+        elif (
+            indicator.mandatory
+            and indicator.levels is None
+            and indicator.kind != IndicatorKind.DERIVED
+            and indicator.id not in answers
+        ):
+            # A level's own indicator left unanswered is not an input error: that level is
+            # simply not reached (a commune seeking mức độ 1 does not answer mức độ 2's).
             issues.append(
                 AnswerIssue(f"answers.{indicator.id}", "missing_mandatory", "Chỉ số bắt buộc chưa có câu trả lời.")
             )
@@ -232,15 +240,18 @@ def validate_inputs(
     return values
 
 
-def _score(indicator: Indicator, value: Decimal | bool | None) -> tuple[Decimal, bool | None, str]:
-    """Points, whether a threshold/yes-no is met (None for scores), and the rule in words."""
+def _score(
+    indicator: Indicator, value: Decimal | bool | None, threshold: Threshold | None = None
+) -> tuple[Decimal, bool | None, str]:
+    """Points, whether a threshold/yes-no is met (None for scores), and the rule in words.
+    `threshold` replaces the indicator's own (an override for a unit group)."""
     if indicator.kind == IndicatorKind.SCORE:
         points = value if isinstance(value, Decimal) else Decimal(0)
         return points, None, f"điểm 0–{fmt(indicator.max_points)}"
     if indicator.kind == IndicatorKind.YES_NO:
         met = value is True
         return (indicator.max_points if met else Decimal(0)), met, f"đạt: {fmt(indicator.max_points)} điểm"
-    threshold = indicator.threshold
+    threshold = threshold or indicator.threshold
     if threshold is None:  # the model requires one for number/derived indicators
         raise ValueError(f"indicator {indicator.id} has no threshold")
     met = isinstance(value, Decimal) and _OPS[threshold.op](value, threshold.value)
@@ -351,10 +362,17 @@ def evaluate(
     values = validate_inputs(version, answers, derived, context)
     applicable = _applicable(version, context)
     indicators = {indicator.id: indicator for _, indicator in applicable}
+    # Thresholds of the unit groups named in the context (e.g. disadvantaged communes).
+    thresholds = {
+        indicator_id: threshold
+        for override in version.overrides
+        if override.unit_group in context.unit_groups
+        for indicator_id, threshold in override.thresholds.items()
+    }
     traces = []
     for criterion_id, indicator in applicable:
         value = values.get(indicator.id)
-        points, met, rule = _score(indicator, value)
+        points, met, rule = _score(indicator, value, thresholds.get(indicator.id))
         traces.append(
             IndicatorTrace(
                 indicator_id=indicator.id,
@@ -371,18 +389,27 @@ def evaluate(
                 reason=None,
                 provisional=indicator.provisional,
                 population=indicator.derived.population.describe() if indicator.derived else None,
+                levels=indicator.levels,
             )
         )
-    total = sum((trace.points for trace in traces), Decimal(0))
-    max_total = sum((indicator.max_points for indicator in indicators.values()), Decimal(0))
+
+    def totals(shown: list[IndicatorTrace]) -> tuple[Decimal, Decimal]:
+        return (
+            sum((trace.points for trace in shown), Decimal(0)),
+            sum((indicators[trace.indicator_id].max_points for trace in shown), Decimal(0)),
+        )
 
     override_used = None
     outcomes: list[LevelOutcome] = []
     if version.levels:
+        totals_by_level = {}
         for level in sorted(version.levels, key=lambda lvl: lvl.rank):
+            # A level is judged on its own indicators: those of every level and its own.
+            own = [trace for trace in traces if trace.levels is None or level.id in trace.levels]
+            totals_by_level[level.id] = totals(own)
             rules, used = _with_overrides(level.rules, version, context)
             override_used = override_used or used
-            checks = _check(rules, traces, indicators, total)
+            checks = _check(rules, own, indicators, totals_by_level[level.id][0])
             outcomes.append(
                 LevelOutcome(
                     id=level.id, label=level.label, rank=level.rank, passed=all(c.passed for c in checks), checks=checks
@@ -392,12 +419,16 @@ def evaluate(
         shown = achieved[-1] if achieved else outcomes[0]
         checks, level = shown.checks, (achieved[-1] if achieved else None)
         passed = bool(achieved)
+        total, max_total = totals_by_level[shown.id]
     else:
         if version.pass_rules is None:  # loading refuses a version with neither
             raise ValueError("a version needs pass_rules or levels")
+        total, max_total = totals(traces)
         rules, override_used = _with_overrides(version.pass_rules, version, context)
         checks = _check(rules, traces, indicators, total)
         passed, level = all(c.passed for c in checks), None
+    if thresholds and override_used is None:
+        override_used = next(o.id for o in version.overrides if o.unit_group in context.unit_groups)
 
     failed = list(dict.fromkeys(i for c in checks if not c.passed for i in c.failing_indicators))
     for trace in traces:

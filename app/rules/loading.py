@@ -80,6 +80,10 @@ def semantic_issues(version: CriteriaVersion) -> list[Issue]:
                             f"'{membership}' is not a membership of a {version.title} subject",
                         )
                     )
+            level_ids = {level.id for level in version.levels}
+            for index, level in enumerate(indicator.levels or []):
+                if level not in level_ids:
+                    issues.append(Issue((*path, "levels", index), f"unknown level '{level}'"))
             for group in indicator.groups or []:
                 if group not in group_ids:
                     issues.append(Issue((*path, "groups"), f"unknown subject group '{group}'"))
@@ -104,6 +108,18 @@ def semantic_issues(version: CriteriaVersion) -> list[Issue]:
     ranks = [level.rank for level in version.levels]
     if len(ranks) != len(set(ranks)):
         issues.append(Issue(("levels",), "each level needs its own rank"))
+    for o_index, override in enumerate(version.overrides):
+        for indicator_id in override.thresholds:
+            indicator = next((i for i in version.indicators() if i.id == indicator_id), None)
+            if indicator is None or indicator.threshold is None:
+                issues.append(
+                    Issue(
+                        ("overrides", o_index, "thresholds", indicator_id),
+                        f"'{indicator_id}' is not an indicator with a threshold",
+                    )
+                )
+    if version.version in version.replaces:
+        issues.append(Issue(("replaces",), "a version cannot replace itself"))
     groups = [override.unit_group for override in version.overrides]
     if len(groups) != len(set(groups)):
         issues.append(Issue(("overrides",), "at most one override per unit group"))
@@ -194,8 +210,15 @@ def load_file(path: Path) -> CriteriaVersion:
 
 
 def canonical_json(version: CriteriaVersion) -> str:
-    """The stored form: stable key order, so equal content has an equal hash."""
-    return json.dumps(version.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """The stored form: stable key order and no field left at its default, so equal content has
+    an equal hash, and a field the schema gains later leaves the hash of every file that does not
+    use it unchanged."""
+    return json.dumps(
+        version.model_dump(mode="json", exclude_defaults=True),
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def content_hash(version: CriteriaVersion) -> str:

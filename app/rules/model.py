@@ -28,6 +28,8 @@ class TitleCode(StrEnum):
     COMMUNITY = "community"  # Cộng đồng học tập (thôn, tổ dân phố)
     UNIT = "unit"  # Đơn vị học tập
     COMMUNE = "commune"  # Cộng đồng học tập cấp xã
+    DISTRICT = "district"  # Cộng đồng học tập cấp huyện ("huyện học tập"; districts ended on 01/7/2025)
+    PROVINCE = "province"  # Cộng đồng học tập cấp tỉnh ("tỉnh học tập", "thành phố học tập")
 
 
 class IndicatorKind(StrEnum):
@@ -61,9 +63,16 @@ class Document(Strict):
     note: str | None = None
 
 
+ManagingLevelCode = Literal["commune", "district", "province", "central"]
+
+
 class Applicability(Strict):
     scope: Literal["national", "provinces"] = "national"
     provinces: list[Annotated[str, Field(pattern=r"^[0-9]{2}$")]] = Field(default_factory=list)
+    managing_levels: list[ManagingLevelCode] = Field(
+        default_factory=list,
+        description="Đơn vị học tập: chỉ các cơ quan, đơn vị do cấp này quản lý (trống: mọi cấp)",
+    )
 
     @model_validator(mode="after")
     def _provinces_match_scope(self):
@@ -87,6 +96,10 @@ class Membership(StrEnum):
     HOUSEHOLD_MEMBERS = "household_members"  # people in the household that day
     VILLAGE_HOUSEHOLDS = "village_households"  # households residing in the village that day
     ORGANISATION_STAFF = "organisation_staff"  # people on the organisation's staff that day
+    COMMUNE_CITIZENS = "commune_citizens"  # people residing in the commune (or its villages) that day
+    DISTRICT_COMMUNES = "district_communes"  # communes of the district in force that day
+    PROVINCE_DISTRICTS = "province_districts"  # districts of the province in force that day
+    PROVINCE_COMMUNES = "province_communes"  # communes of the province in force that day
 
 
 # The memberships each title's subject has, and which of them are people (an age band applies).
@@ -95,14 +108,23 @@ MEMBERSHIPS: dict[TitleCode, tuple[Membership, ...]] = {
     TitleCode.FAMILY: (Membership.HOUSEHOLD_MEMBERS,),
     TitleCode.COMMUNITY: (Membership.VILLAGE_HOUSEHOLDS,),
     TitleCode.UNIT: (Membership.ORGANISATION_STAFF,),
+    TitleCode.COMMUNE: (Membership.COMMUNE_CITIZENS,),
+    TitleCode.DISTRICT: (Membership.DISTRICT_COMMUNES,),
+    TitleCode.PROVINCE: (Membership.PROVINCE_DISTRICTS, Membership.PROVINCE_COMMUNES),
 }
-PEOPLE = frozenset({Membership.CLAN_MEMBERS, Membership.HOUSEHOLD_MEMBERS, Membership.ORGANISATION_STAFF})
+PEOPLE = frozenset(
+    {Membership.CLAN_MEMBERS, Membership.HOUSEHOLD_MEMBERS, Membership.ORGANISATION_STAFF, Membership.COMMUNE_CITIZENS}
+)
 _MEMBERSHIP_WORDS = {
     Membership.CLAN_HOUSEHOLDS: "hộ thuộc dòng họ",
     Membership.CLAN_MEMBERS: "thành viên các hộ thuộc dòng họ",
     Membership.HOUSEHOLD_MEMBERS: "thành viên của hộ",
     Membership.VILLAGE_HOUSEHOLDS: "hộ cư trú tại thôn/tổ dân phố",
     Membership.ORGANISATION_STAFF: "cán bộ, người lao động của đơn vị",
+    Membership.COMMUNE_CITIZENS: "công dân cư trú trên địa bàn xã",
+    Membership.DISTRICT_COMMUNES: "xã, phường, thị trấn của huyện",
+    Membership.PROVINCE_DISTRICTS: "huyện, quận, thị xã, thành phố thuộc tỉnh",
+    Membership.PROVINCE_COMMUNES: "xã, phường, đặc khu của tỉnh",
 }
 
 
@@ -153,6 +175,10 @@ class DerivedSource(Strict):
     measure: Literal["share_holding_title", "count_holding_title"]
     title: TitleCode = Field(description="Danh hiệu được đếm (còn hiệu lực vào ngày tham chiếu)")
     population: Population
+    levels: list[Identifier] = Field(
+        default_factory=list,
+        description="Chỉ đếm công nhận ở một trong các mức độ này (của bộ tiêu chí danh hiệu được đếm); trống: mọi mức",
+    )
 
 
 class Indicator(Provenance):
@@ -170,6 +196,16 @@ class Indicator(Provenance):
     derived: DerivedSource | None = None
     mandatory: bool = False
     groups: list[Identifier] | None = Field(default=None, description="Chỉ áp dụng cho các nhóm đối tượng này")
+    levels: list[Identifier] | None = Field(
+        default=None, description="Chỉ xét ở các mức độ này (văn bản quy định khác nhau theo mức độ); trống: mọi mức"
+    )
+    reference: str | None = Field(default=None, max_length=200, description="Vị trí trong văn bản: Điều, khoản, điểm")
+    official_text: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Nguyên văn chỉ tiêu trong văn bản, khi nhãn là dạng rút gọn hoặc chỉ tiêu được tách "
+        "thành nhiều giá trị đo",
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self):
@@ -232,7 +268,10 @@ class Override(Provenance):
     id: Identifier
     label: Label
     unit_group: Identifier
-    rules: PassRulesChange
+    rules: PassRulesChange = Field(default_factory=lambda: PassRulesChange())
+    thresholds: dict[Identifier, Threshold] = Field(
+        default_factory=dict, description="Ngưỡng khác của một số chỉ số cho nhóm đơn vị này"
+    )
 
 
 class SubjectGroup(Strict):
@@ -244,6 +283,44 @@ class SubjectGroup(Strict):
 
 class RecognitionPeriod(Provenance):
     months: int = Field(ge=1, le=120)
+    starts: Literal["decision", "year_after_decision"] = Field(
+        default="decision",
+        description="Hiệu lực tính từ ngày quyết định, hoặc từ ngày 01/01 của năm sau năm có quyết định",
+    )
+    text: str | None = Field(default=None, max_length=2000, description="Nguyên văn quy định về thời hạn")
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class MonthDay(Strict):
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+
+    @model_validator(mode="after")
+    def _exists(self):
+        dt.date(2024, self.month, self.day)  # a leap year: 29/02 exists
+        return self
+
+
+class Deadline(Provenance):
+    """A date the procedure must meet, counted from the assessed year (the period)."""
+
+    id: Identifier
+    label: Label
+    by: MonthDay = Field(description="Trước ngày …")
+    years_after_period: int = Field(default=1, ge=0, le=3, description="Năm của hạn: năm đánh giá + …")
+    text: str | None = Field(default=None, max_length=2000)
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class Procedure(Provenance):
+    """The procedure's dates and actors as the document states them (app checks them where the
+    workflow is built; the data are here with their words)."""
+
+    data_from: MonthDay | None = Field(default=None, description="Số liệu tính từ ngày … của năm đánh giá")
+    data_to: MonthDay | None = Field(default=None, description="… đến ngày … của năm đánh giá")
+    data_text: str | None = Field(default=None, max_length=2000)
+    deadlines: list[Deadline] = Field(default_factory=list)
+    recognised_by: str | None = Field(default=None, max_length=500, description="Ai quyết định công nhận")
 
 
 class CriteriaVersion(Provenance):
@@ -263,6 +340,11 @@ class CriteriaVersion(Provenance):
     levels: list[Level] = Field(default_factory=list)
     overrides: list[Override] = Field(default_factory=list)
     recognition_period: RecognitionPeriod
+    procedure: Procedure | None = None
+    replaces: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]] = Field(
+        default_factory=list,
+        description="Phiên bản (cùng danh hiệu) mà phiên bản này thay thế: khi công bố, các phiên bản đó ngừng áp dụng",
+    )
 
     def indicators(self) -> list[Indicator]:
         return [indicator for criterion in self.criteria for indicator in criterion.indicators]
@@ -276,6 +358,7 @@ class CriteriaVersion(Provenance):
             *self.indicators(),
             *self.levels,
             *self.overrides,
+            *([self.procedure, *self.procedure.deadlines] if self.procedure else []),
         ]
         if self.pass_rules is not None:
             nodes.append(self.pass_rules)

@@ -23,6 +23,8 @@ TITLE_NAMES = {
     TitleCode.COMMUNITY: "Cộng đồng học tập (thôn, tổ dân phố)",
     TitleCode.UNIT: "Đơn vị học tập",
     TitleCode.COMMUNE: "Cộng đồng học tập cấp xã",
+    TitleCode.DISTRICT: "Cộng đồng học tập cấp huyện",
+    TitleCode.PROVINCE: "Cộng đồng học tập cấp tỉnh",
 }
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = [

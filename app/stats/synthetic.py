@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.assessments.models import Assessment, Decision, Recognition
-from app.assessments.service import add_months
+from app.assessments.service import valid_until as recognition_valid_until
 from app.criteria.models import CriteriaVersionRecord
 from app.criteria.service import model_of, resolve
 from app.database import analyze
@@ -434,8 +434,9 @@ def generate(session: Session, province_code: str, people: int, year: int, seed:
     recognised = 0
     for title, by_commune in subjects_by_commune.items():
         record, answers, derived, result, group = _template_result(session, title, communes[0], reference)
-        months = model_of(session.get(CriteriaVersionRecord, record.id)).recognition_period.months
-        valid_until = add_months(decided_on, months)
+        valid_until = recognition_valid_until(
+            model_of(session.get(CriteriaVersionRecord, record.id)).recognition_period, decided_on
+        )
         result_json = result.model_dump_json()
         for commune in communes:
             chosen = [s for s in by_commune.get(commune.id, []) if rng.random() < RATES[title]]
