@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.auth.models import Role
+from app.criteria.service import shipped_files
 from tests.helpers import assert_problem, bearer, login
 
 CRITERIA = "/api/v1/criteria"
@@ -33,8 +34,14 @@ def dry_run(client, version: str, body: dict, headers=None):
 
 
 def test_shipped_versions_are_published_and_public(client):
-    listing = client.get(f"{CRITERIA}/versions").json()
-    assert listing["total"] == 11
+    listing = client.get(f"{CRITERIA}/versions", params={"limit": 200}).json()
+    assert listing["total"] == len(shipped_files())
+    # A shipped version that replaces another retires it; the replaced one stays readable, for
+    # the recognitions decided under it.
+    commune = {v["version"]: v["state"] for v in listing["items"] if v["title"] == "commune"}
+    assert commune == {"tt25-2023": "retired", "tt25-2023-v2": "published"}
+    in_force = client.get(f"{CRITERIA}/in-force", params={"title": "commune", "on": "2025-06-01"}).json()
+    assert in_force["version"] == "tt25-2023-v2"
     citizen = client.get(f"{CRITERIA}/versions", params={"title": "citizen"}).json()["items"]
     assert [(v["version"], v["state"], v["provisional"]) for v in citizen] == [
         ("qd244-2022", "published", True),

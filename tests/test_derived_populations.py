@@ -27,6 +27,7 @@ from app.registry.models import (
 from app.rules import load_file
 from app.rules.model import IndicatorKind, Membership
 from app.units.models import AdministrativeUnit
+from app.units.service import add_ancestors
 
 R = date(2026, 6, 30)  # the reference date
 DAY = timedelta(days=1)
@@ -143,11 +144,45 @@ def _organisation_with_boundary_staff(session) -> tuple[int, int]:
     return organisation.id, expected
 
 
+def _commune_with_boundary_citizens(session) -> tuple[int, int]:
+    """People on each side of 15 on R, and residences on each side of R, in a village of a
+    commune and in the commune itself; returns (commune id, citizens expected)."""
+    commune = session.scalar(select(AdministrativeUnit).where(AdministrativeUnit.code == "00364"))
+    village = AdministrativeUnit(
+        code="00364-901",
+        name="Tổ biên",
+        search_name="to bien",
+        unit_type="to_dan_pho",
+        level="village",
+        parent_id=commune.id,
+        valid_from=date(2025, 7, 1),
+        source="village",
+    )
+    session.add(village)
+    session.flush()
+    add_ancestors(session, village)
+    expected = 0
+    for unit, born, since, until, counted in (
+        (village, date(2011, 6, 30), R - 100 * DAY, None, True),  # 15 on the day
+        (village, date(2011, 7, 1), R - 100 * DAY, None, False),  # 15 the day after
+        (commune, date(1980, 1, 1), R, None, True),  # came to live there that day
+        (commune, date(1980, 1, 1), R + DAY, None, False),  # the day after
+        (village, date(1980, 1, 1), R - 100 * DAY, R, False),  # moved away that day
+        (village, None, R - 100 * DAY, None, False),  # no birth date
+    ):
+        person = _person(session, born)
+        session.add(Residence(person_id=person.id, unit_id=unit.id, valid_from=since, valid_to=until))
+        expected += counted
+    session.flush()
+    return commune.id, expected
+
+
 BUILDERS = {
     Membership.CLAN_HOUSEHOLDS: _clan_with_boundary_households,
     Membership.CLAN_MEMBERS: _clan_with_boundary_members,
     Membership.VILLAGE_HOUSEHOLDS: _village_with_boundary_households,
     Membership.ORGANISATION_STAFF: _organisation_with_boundary_staff,
+    Membership.COMMUNE_CITIZENS: _commune_with_boundary_citizens,
 }
 
 

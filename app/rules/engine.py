@@ -415,7 +415,13 @@ def evaluate(
                     id=level.id, label=level.label, rank=level.rank, passed=all(c.passed for c in checks), checks=checks
                 )
             )
-        achieved = [outcome for outcome in outcomes if outcome.passed]
+        # Levels are reached in order: a higher level counts only when every lower one is met
+        # too (its stricter chỉ tiêu imply the lower ones'; answers saying otherwise reach neither).
+        achieved = []
+        for outcome in outcomes:
+            if not outcome.passed:
+                break
+            achieved.append(outcome)
         shown = achieved[-1] if achieved else outcomes[0]
         checks, level = shown.checks, (achieved[-1] if achieved else None)
         passed = bool(achieved)
