@@ -33,6 +33,10 @@ class Target(TimestampMixin, Base):
     document_date: Mapped[date | None]
     issuer: Mapped[str] = mapped_column(String(300))
     sentence: Mapped[str] = mapped_column(Text)
+    # verbatim: the document's own words; secondary: a public source's words restating it
+    # (quoted_from names it); summary: the registry's own summary, no public wording found.
+    sentence_kind: Mapped[str] = mapped_column(String(16), default="verbatim", server_default="verbatim")
+    quoted_from: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     # Where a seeded target came from (plan file and line); empty for targets entered by officers.
     source_key: Mapped[str] = mapped_column(String(200), default="")

@@ -42,6 +42,21 @@ HEADER = [
 ]
 
 
+SENTENCE_KINDS = {
+    "verbatim": "nguyên văn",
+    "secondary": "lời của nguồn thứ cấp",
+    "summary": "tóm tắt, không phải nguyên văn",
+}
+
+
+def source_cell(source) -> str:
+    """The target's document, and whether the sentence shown with it is the document's words."""
+    cell = f"{source.document_number} — {source.issuer} ({SENTENCE_KINDS[source.sentence_kind]})"
+    return cell + (
+        f"; nguồn: {source.quoted_from}" if source.quoted_from and source.sentence_kind != "verbatim" else ""
+    )
+
+
 def report_rows(session: Session, unit: AdministrativeUnit, year: int) -> list[list]:
     result = progress(session, unit, year)
     scope = counting.Scope(unit=unit, year=year, reference_day=result.reference_date)
@@ -64,7 +79,7 @@ def report_rows(session: Session, unit: AdministrativeUnit, year: int) -> list[l
                 item.percent,
                 item.target_percent,
                 item.gap,
-                f"{source.document_number} — {source.issuer}" if source else "",
+                source_cell(source) if source else "",
             ]
         )
     return rows

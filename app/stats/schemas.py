@@ -20,15 +20,23 @@ class UnitRef(BaseModel):
     valid_to: date | None
 
 
+SentenceKind = Literal["verbatim", "secondary", "summary"]
+
+
 class TargetSource(BaseModel):
     document_number: str
     document_date: date | None
     issuer: str
     sentence: str
+    sentence_kind: SentenceKind = Field(
+        description="verbatim: nguyên văn của văn bản; secondary: lời của một nguồn công khai nhắc lại văn bản "
+        "(quoted_from); summary: tóm tắt của hệ thống, không phải nguyên văn (chưa tìm thấy câu chữ công khai)"
+    )
+    quoted_from: str | None = Field(description="Nơi đọc được câu này (bản sao công khai, nguồn thứ cấp)")
 
 
-# Plans also set targets for learning districts and cities; they are listed, not computed.
-TargetTitle = Literal["citizen", "family", "clan", "community", "unit", "commune", "district", "city"]
+# Targets for learning districts and provinces are listed, not computed (progress is per unit).
+TargetTitle = TitleCode
 
 
 class TargetOut(BaseModel):
@@ -71,6 +79,12 @@ class TargetCreate(BaseModel):
     document_date: PastDay | None = None
     issuer: text(max_length=300)
     sentence: text(max_length=4000) = Field(description="Câu trong văn bản nêu chỉ tiêu")
+    sentence_kind: SentenceKind = Field(
+        default="verbatim", description="Câu là nguyên văn văn bản, lời của nguồn thứ cấp, hay tóm tắt"
+    )
+    quoted_from: text(max_length=1000) | None = Field(
+        default=None, description="Nguồn của câu (bắt buộc khi không phải nguyên văn)"
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -37,7 +37,7 @@ from app.stats.schemas import (
     UnitRef,
 )
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
-from app.units.service import get_unit, in_jurisdiction
+from app.units.service import get_unit, in_jurisdiction, unit_named
 
 TARGETS_DIR = PROJECT_ROOT / "seed" / "targets"
 TITLE_ORDER = [
@@ -179,14 +179,21 @@ def target_out(session: Session, target: Target, distance: int, units: dict[int,
         segment=target.segment,
         level=target.level,
         denominator_hint=target.denominator_hint,
-        source=TargetSource(
-            document_number=target.document_number,
-            document_date=target.document_date,
-            issuer=target.issuer,
-            sentence=target.sentence,
-        ),
+        source=target_source(target),
         note=target.note,
         inherited=distance > 0,
+    )
+
+
+def target_source(target: Target) -> TargetSource:
+    """A target's document and sentence, saying whether the sentence is the document's words."""
+    return TargetSource(
+        document_number=target.document_number,
+        document_date=target.document_date,
+        issuer=target.issuer,
+        sentence=target.sentence,
+        sentence_kind=target.sentence_kind,
+        quoted_from=target.quoted_from,
     )
 
 
@@ -205,7 +212,12 @@ def create_target(session: Session, principal: Principal, body: TargetCreate) ->
         raise invalid_field("body.unit_code", "missing", "Cần mã đơn vị.")
     if (body.year is None) != body.every_year:
         raise invalid_field("body.year", "year_or_every_year", "Ghi năm, hoặc every_year = true (không cả hai).")
-    unit = get_unit(session, body.unit_code, body.document_date or clock.today()) if body.unit_code else None
+    if body.sentence_kind != "verbatim" and not body.quoted_from:
+        raise invalid_field(
+            "body.quoted_from", "missing", "Câu không phải nguyên văn văn bản: ghi nguồn của câu (quoted_from)."
+        )
+    on = body.document_date or clock.today()
+    unit = unit_named(session, body.unit_code, on, "body.unit_code") if body.unit_code else None
     allowed = (Role.ADMIN, Role.PROVINCE_OFFICER, Role.COMMUNE_OFFICER)
     if (
         principal.role not in allowed
@@ -228,6 +240,8 @@ def create_target(session: Session, principal: Principal, body: TargetCreate) ->
         document_date=body.document_date,
         issuer=body.issuer,
         sentence=body.sentence,
+        sentence_kind=body.sentence_kind,
+        quoted_from=body.quoted_from,
         note=body.note,
         source_key="",
         created_by_id=principal.id or None,
@@ -310,14 +324,7 @@ def progress(
             percent=float(percent) if percent is not None else None,
             target_percent=float(target.percent) if target else None,
             target_comparison=target.comparison if target else None,
-            target_source=TargetSource(
-                document_number=target.document_number,
-                document_date=target.document_date,
-                issuer=target.issuer,
-                sentence=target.sentence,
-            )
-            if target
-            else None,
+            target_source=target_source(target) if target else None,
             gap=float(target.percent - percent) if target and percent is not None else None,
             met=(percent > target.percent if target.comparison == ">" else percent >= target.percent)
             if target and percent is not None
@@ -437,43 +444,65 @@ def set_official_denominator(
 
 
 def load_targets(session: Session, directory: Path = TARGETS_DIR) -> str:
-    """Seed loader: every percentage target of the five plans and the programme documents."""
-    if session.scalar(select(func.count()).select_from(Target).where(Target.source_key != "")):
-        return "Targets already loaded."
+    """Seed loader: every percentage target of the five plans and the programme documents.
+
+    The seed owns the rows it made (`source_key`): a new seed adds what is missing, brings the
+    wording and source of the others up to date and drops those it no longer holds; targets
+    entered by officers are never touched."""
     scopes = yaml.safe_load((directory / "scopes.yaml").read_text(encoding="utf-8"))
     segment_names = scopes.pop("segments", {})
-    loaded = 0
+    existing = {t.source_key: t for t in session.scalars(select(Target).where(Target.source_key != ""))}
+    seen, added, updated = set(), 0, 0
     for name in ("plan_targets.yaml", "programme_targets.yaml"):
         data = yaml.safe_load((directory / name).read_text(encoding="utf-8"))
         documents = {doc["key"]: doc for doc in data["documents"]}
-        for index, item in enumerate(data["targets"]):
+        for item in data["targets"]:
             doc = documents[item["document"]]
             place = scopes.get(item["document"])
             unit = get_unit(session, place["unit_code"], place["as_of"]) if place else None
             segment = segment_names.get(item.get("segment"), item.get("segment"))
-            session.add(
-                Target(
-                    unit_id=unit.id if unit else None,
-                    unit_group=segment if not unit and segment == "disadvantaged" else None,
-                    title=item["title"],
-                    year=item.get("year"),
-                    every_year=bool(item.get("every_year")),
-                    percent=Decimal(str(item["percent"])),
-                    comparison=">" if item["comparison"] == ">" else ">=",
-                    segment=None if (not unit and segment == "disadvantaged") else segment,
-                    level=item.get("level"),
-                    denominator_hint=item.get("denominator_hint"),
-                    document_number=doc.get("number") or "(văn bản không ghi số)",
-                    document_date=doc.get("date"),
-                    issuer=doc["issuer"],
-                    sentence=item["sentence"],
-                    note=item.get("note") or doc.get("note"),
-                    source_key=f"{name}#{item['document']}:{item.get('line', index)}",
-                )
+            key = (
+                f"{name}#{item['document']}:{item['title']}:{item.get('year')}:{segment or ''}"
+                f":{item['percent']}:{item.get('line', '')}"
             )
-            loaded += 1
+            if key in seen:
+                raise ValueError(f"two seeded targets share the key {key}")
+            seen.add(key)
+            values = {
+                "unit_id": unit.id if unit else None,
+                "unit_group": segment if not unit and segment == "disadvantaged" else None,
+                "title": item["title"],
+                "year": item.get("year"),
+                "every_year": bool(item.get("every_year")),
+                "percent": Decimal(str(item["percent"])),
+                "comparison": ">" if item["comparison"] == ">" else ">=",
+                "segment": None if (not unit and segment == "disadvantaged") else segment,
+                "level": item.get("level"),
+                "denominator_hint": item.get("denominator_hint"),
+                "document_number": doc.get("number") or "(văn bản không ghi số)",
+                "document_date": doc.get("date"),
+                "issuer": doc["issuer"],
+                "sentence": item["sentence"],
+                # The five plans' sentences are their own words (read in the plan itself).
+                "sentence_kind": item.get("wording", "verbatim"),
+                "quoted_from": item.get("quoted_from"),
+                "note": item.get("note") or doc.get("note"),
+            }
+            target = existing.get(key)
+            if target is None:
+                session.add(Target(**values, source_key=key))
+                added += 1
+            elif any(getattr(target, field) != value for field, value in values.items()):
+                for field, value in values.items():
+                    setattr(target, field, value)
+                updated += 1
+    dropped = [target for key, target in existing.items() if key not in seen]
+    for target in dropped:
+        session.delete(target)
     session.flush()
-    return f"Loaded {loaded} targets."
+    return (
+        f"Targets: {added} added, {updated} updated, {len(dropped)} dropped, {len(seen) - added - updated} unchanged."
+    )
 
 
 def reporting_deadlines() -> list[dict]:
