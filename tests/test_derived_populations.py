@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.assessments.derived import compute
 from app.criteria.service import shipped_files
@@ -26,10 +26,11 @@ from app.registry.models import (
 )
 from app.rules import load_file
 from app.rules.model import IndicatorKind, Membership
-from app.units.models import AdministrativeUnit
+from app.units.models import AdministrativeUnit, UnitAncestor
 from app.units.service import add_ancestors
 
 R = date(2026, 6, 30)  # the reference date
+R_DISTRICTS = date(2025, 6, 30)  # districts ended on 01/7/2025: their populations are counted before
 DAY = timedelta(days=1)
 
 
@@ -177,21 +178,57 @@ def _commune_with_boundary_citizens(session) -> tuple[int, int]:
     return commune.id, expected
 
 
+def _units_with_boundaries(level: str, parent_level: str, day: date, known: int):
+    """A unit of `parent_level` (a district or province in force on `day`) and its units of
+    `level`, counted on `day` as the seed holds them; returns (parent id, units expected)."""
+
+    def build(session) -> tuple[int, int]:
+        parent = session.scalar(
+            select(AdministrativeUnit).where(
+                AdministrativeUnit.level == parent_level,
+                AdministrativeUnit.code == ("01" if parent_level == "province" else "009"),
+                (AdministrativeUnit.valid_from.is_(None)) | (AdministrativeUnit.valid_from <= day),
+                (AdministrativeUnit.valid_to.is_(None)) | (AdministrativeUnit.valid_to > day),
+            )
+        )
+        expected = session.scalar(
+            select(func.count())
+            .select_from(AdministrativeUnit)
+            .join(UnitAncestor, UnitAncestor.unit_id == AdministrativeUnit.id)
+            .where(
+                UnitAncestor.ancestor_id == parent.id,
+                AdministrativeUnit.level == level,
+                (AdministrativeUnit.valid_from.is_(None)) | (AdministrativeUnit.valid_from <= day),
+                (AdministrativeUnit.valid_to.is_(None)) | (AdministrativeUnit.valid_to > day),
+            )
+        )
+        assert expected == known  # as published: Hà Nội's 30 districts and 126 communes, Thanh Xuân's 9 wards
+        return parent.id, expected
+
+    build.day = day
+    return build
+
+
 BUILDERS = {
     Membership.CLAN_HOUSEHOLDS: _clan_with_boundary_households,
     Membership.CLAN_MEMBERS: _clan_with_boundary_members,
     Membership.VILLAGE_HOUSEHOLDS: _village_with_boundary_households,
     Membership.ORGANISATION_STAFF: _organisation_with_boundary_staff,
     Membership.COMMUNE_CITIZENS: _commune_with_boundary_citizens,
+    Membership.DISTRICT_COMMUNES: _units_with_boundaries("commune", "district", R_DISTRICTS, 9),
+    Membership.PROVINCE_DISTRICTS: _units_with_boundaries("district", "province", R_DISTRICTS, 30),
+    Membership.PROVINCE_COMMUNES: _units_with_boundaries("commune", "province", R, 126),
 }
 
 
 @pytest.mark.parametrize(("version", "indicator"), DERIVED)
 def test_the_population_counted_is_the_one_declared(session, version, indicator):
-    subject_id, expected = BUILDERS[indicator.derived.population.membership](session)
-    counted = compute(session, version, subject_id, R)[indicator.id]
+    builder = BUILDERS[indicator.derived.population.membership]
+    day = getattr(builder, "day", R)
+    subject_id, expected = builder(session)
+    counted = compute(session, version, subject_id, day)[indicator.id]
     assert counted["denominator"] == expected
-    assert counted["as_of"] == R.isoformat()
+    assert counted["as_of"] == day.isoformat()
     assert counted["population"] == indicator.derived.population.describe()
     session.rollback()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, status
 
@@ -59,8 +59,12 @@ def in_force(
     title: TitleCode,
     province: Annotated[str | None, Query(pattern=r"^[0-9]{2}$", description="Mã tỉnh")] = None,
     on: Annotated[Day | None, Query(description="Ngày (mặc định hôm nay)")] = None,
+    managing_level: Annotated[
+        Literal["commune", "district", "province", "central"] | None,
+        Query(description="Đơn vị học tập: cấp quản lý của cơ quan, đơn vị (TT 24/2023 cho cấp huyện, tỉnh)"),
+    ] = None,
 ) -> VersionDetail:
-    return service.detail(session, service.resolve(session, title, province, on or clock.today()))
+    return service.detail(session, service.resolve(session, title, province, on or clock.today(), managing_level))
 
 
 @router.get(

@@ -32,7 +32,7 @@ def test_every_shipped_file_is_valid():
 
 def test_each_title_has_its_versions():
     titles = {path.parent.name for path in SHIPPED}
-    assert titles == {"citizen", "family", "clan", "community", "unit", "commune"}
+    assert titles == {"citizen", "family", "clan", "community", "unit", "commune", "district", "province"}
 
 
 def replace_nth(text: str, old: str, new: str, n: int) -> str:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ CIRCULARS = {"25/2023/TT-BGDĐT": "tt25-2023.txt", "24/2023/TT-BGDĐT": "tt24-20
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().rstrip(";.")
+    # NFC on both sides: the published copy stores some lines decomposed (NFD).
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip().rstrip(";.")
 
 
 def _source(name: str) -> str:
