@@ -4,6 +4,7 @@ registry's own summaries marked as such, and nothing citing a document no user c
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -114,3 +115,17 @@ def test_an_officer_entering_a_target_not_in_its_words_names_the_source(client, 
     created = client.post(f"{API}/targets", json={**body, "quoted_from": "Bản tin phường số 3/2026"}, headers=officer)
     assert created.status_code == 201, created.text
     assert created.json()["source"]["sentence_kind"] == kind
+
+
+def test_the_readme_target_bodies_are_accepted_as_written(client, make_user):
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("// POST /api/v1/targets") :]
+    block = block[: block.index("```")]
+    bodies = [json.loads(m.group(0)) for m in re.finditer(r"^\{.*?\}$", block, re.S | re.M)]
+    assert [b["sentence_kind"] for b in bodies] == ["verbatim", "secondary"]
+    make_user("canbo.hn3", Role.PROVINCE_OFFICER, ["01"])
+    officer = bearer(login(client, "canbo.hn3")["access_token"])
+    for body in bodies:
+        created = client.post(f"{API}/targets", json=body, headers=officer)
+        assert created.status_code == 201, created.text
+        assert created.json()["source"]["sentence_kind"] == body["sentence_kind"]
