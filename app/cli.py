@@ -50,6 +50,29 @@ def serve(
 
 
 @cli.command()
+def worker() -> None:
+    """Run the background jobs (count rebuilds and sweeps, re-scoring runs) in the foreground,
+    for deployments whose app processes leave them out (HOCTAP_JOBS_IN_PROCESS=false). The
+    queue must be shared with the app: HOCTAP_JOBS_URL names the Redis server."""
+    from app import clock
+    from app.database import create_db_engine
+    from app.jobs import Jobs
+    from app.wiring import session_factory
+
+    settings = get_settings()
+    if not settings.jobs_url:
+        _fail("HOCTAP_JOBS_URL (redis://…) is needed: an in-memory queue is only the app process's own.")
+    clock.configure(settings.timezone)
+    engine = create_db_engine(settings.sqlalchemy_url)
+    jobs = Jobs(settings.jobs_url, settings.jobs_queue_name, settings.jobs_workers)
+    session_factory(engine, jobs, settings.count_sweep_minutes)
+    try:
+        jobs.run_forever()
+    finally:
+        engine.dispose()
+
+
+@cli.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Phiên bản đích")] = "head") -> None:
     """Upgrade the database schema (alembic upgrade)."""
     from app.migrate import upgrade
@@ -318,9 +341,9 @@ def stats_build(
     province: Annotated[list[str] | None, typer.Option(help="Mã tỉnh (lặp lại được; mặc định: mọi tỉnh)")] = None,
     basis: Annotated[str, typer.Option(help="all hoặc registered")] = "all",
 ) -> None:
-    """Pre-build the progress counts of whole provinces, e.g. nightly just after midnight (the
-    current year is counted on today's date, so its counts are rebuilt once a day). Reads build
-    what is missing anyway; this only moves the work off the first reader."""
+    """Pre-build the progress counts of whole provinces for a year (e.g. a new year before its
+    first reads). Reads never wait for a build: they count live what is not built, and the
+    background sweep keeps what was built up to date (a new day, writes)."""
     from sqlalchemy import select
 
     from app import clock
@@ -336,24 +359,45 @@ def stats_build(
         day = counting.reference_day(year)
         if province:
             try:
-                units = [get_unit(session, code, day) for code in province]
+                codes = [get_unit(session, code, day).code for code in province]
             except Problem as problem:
                 _fail(problem.detail)
                 return
         else:
-            units = list(
+            codes = list(
                 session.scalars(
-                    select(AdministrativeUnit)
+                    select(AdministrativeUnit.code)
                     .where(AdministrativeUnit.level == UnitLevel.PROVINCE, *in_force_on(day))
                     .order_by(AdministrativeUnit.code)
                 )
             )
-        for unit in units:
+    for code in codes:  # one transaction per province
+        with _cli_session() as session:
+            unit = get_unit(session, code, day)
             rebuilt = summary.build_under(session, unit, year, day, basis)
-            if rebuilt is None:  # writes got in the way: what they touched is rebuilt by them or by readers
-                typer.echo(f"{unit.code} {unit.name}: interrupted by concurrent writes; run again.", err=True)
-                continue
-            typer.echo(f"{unit.code} {unit.name}: {rebuilt} units rebuilt for {year} ({basis}, counted on {day}).")
+        if rebuilt is None:
+            typer.echo(f"{unit.code} {unit.name}: another build was running; run again.", err=True)
+            continue
+        typer.echo(f"{unit.code} {unit.name}: {rebuilt} units rebuilt for {year} ({basis}, counted on {day}).")
+
+
+@stats_cli.command("sweep")
+def stats_sweep() -> None:
+    """Bring every out-of-date pre-built count up to date now (what the background sweep does
+    every minute)."""
+    from app import clock
+    from app.database import create_db_engine
+    from app.stats import jobs as count_jobs
+    from app.wiring import session_factory
+
+    settings = get_settings()
+    clock.configure(settings.timezone)
+    engine = create_db_engine(settings.sqlalchemy_url)
+    try:
+        made = count_jobs.sweep(session_factory(engine))
+    finally:
+        engine.dispose()
+    typer.echo(f"{made} unit builds brought up to date.")
 
 
 def main() -> None:

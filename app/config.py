@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     # How long staff reads of personal records are kept in the access log.
     access_log_retention_days: int = Field(default=730, ge=30, le=3650)
 
+    # Background jobs (app/jobs.py): the queue is this process's memory unless a Redis URL is
+    # given (shared by every process and machine). Each app process runs consumer threads unless
+    # `jobs_in_process` is off (then run `hoctap worker`). The count sweep runs every N minutes.
+    jobs_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    jobs_queue_name: str = Field(default="hoctap", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    jobs_in_process: bool = True
+    jobs_workers: int = Field(default=2, ge=1, le=32)
+    count_sweep_minutes: int = Field(default=1, ge=0, le=60)
+
     # Whether the public honour roll may list people (by name and village) for Công dân học tập.
     publish_person_names: bool = False
     # Seconds public statistics may be cached by browsers and proxies (ETag revalidates after).

@@ -85,6 +85,8 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # Huey logs every job it runs at INFO; its warnings and errors are what an operator needs.
+    logging.getLogger("huey").setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 _INTERNAL_ERROR_BODY = json.dumps(

@@ -26,6 +26,7 @@ from app.criteria.router import router as criteria_router
 from app.database import create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
+from app.jobs import Jobs
 from app.logs import RequestContextMiddleware, configure_logging
 from app.privacy.router import router as privacy_router
 from app.registry.national_id import NationalIds
@@ -58,10 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         statement_timeout_seconds=settings.statement_timeout_seconds,
     )
 
+    jobs = Jobs(settings.jobs_url, settings.jobs_queue_name, settings.jobs_workers)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        engine.dispose()
+        if settings.jobs_in_process:
+            jobs.start()
+        try:
+            yield
+        finally:
+            jobs.stop()
+            engine.dispose()
 
     app = FastAPIOffline(
         title="hoctap",
@@ -75,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = session_factory(engine)
+    app.state.jobs = jobs
+    app.state.session_factory = session_factory(engine, jobs, settings.count_sweep_minutes)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_key_prefix)
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)

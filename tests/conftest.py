@@ -108,6 +108,8 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "argon2_time_cost": 1,
         "argon2_parallelism": 1,
         "log_json": True,
+        # Rebuild jobs run (after writes, for reads); the minute sweep is called by its tests.
+        "count_sweep_minutes": 0,
         "_env_file": None,
     }
     values.update(overrides)
@@ -137,9 +139,17 @@ def session(engine: Engine) -> Iterator[Session]:
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Each test leaves empty tables behind (only when it uses the shared database)."""
     engine: Engine | None = request.getfixturevalue("engine") if "database_url" in request.fixturenames else None
-    if "app" in request.fixturenames:
-        request.getfixturevalue("app").state.rate_limiter.reset()  # limits count per test, as tables do
+    app = request.getfixturevalue("app") if "app" in request.fixturenames else None
+    if app is not None:
+        app.state.rate_limiter.reset()  # limits count per test, as tables do
     yield
+    if app is not None:
+        # A rebuild the test's writes queued must not write into the next test's tables.
+        jobs = app.state.jobs
+        assert jobs.wait_idle(60), (
+            f"background jobs still running after the test: {jobs._running} running, "
+            f"{jobs.huey.pending_count()} queued, {jobs.huey.scheduled_count()} scheduled, consumer {jobs._consumer}"
+        )
     if engine is None:
         return
     seeded = {

@@ -9,12 +9,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
 from app.auth.principal import Principal
-from app.stats.models import DataVersion
 
 
 def _plain(value: Any) -> Any:
@@ -46,8 +45,6 @@ def record(
     after: dict[str, Any] | None,
     **detail: Any,
 ) -> None:
-    # Every write may change a statistic: move the data version on, in the same transaction.
-    session.execute(update(DataVersion).where(DataVersion.name == "stats").values(version=DataVersion.version + 1))
     session.add(
         AuditEvent(
             actor_id=actor.id if actor and actor.id else None,

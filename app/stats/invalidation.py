@@ -2,10 +2,14 @@
 
 After every flush the changed rows are noted on the session; just before commit they are
 traced to the units where the affected subjects live (every residence they ever had, so both
-sides of a move), those units get a new version (summary.bump), and their pre-built counts
-are rebuilt in the same transaction (summary.refresh). A change the
-registry cannot place (the unit tree itself) makes every build stale. Writes done with bulk SQL
-instead of the ORM (seed loads, the synthetic generator) call `summary.bump_all` themselves.
+sides of a move) and those units get a new version (summary.bump): one small row per village,
+so writers in different villages never wait for each other. Once the write has committed, the
+callback the app factory installed asks a background job to rebuild those units' counts; until
+then readers count them live. A change the registry cannot place (the unit tree itself) makes
+every build stale. Writes done with bulk SQL instead of the ORM (seed loads, the synthetic
+generator) call `summary.bump_all` themselves. Changes to what the statistics are compared
+with (targets, unit groups, official denominators) move the `stats` data version on, which the
+public answers' ETags include; they are rare, officers' writes.
 
 What each change can move, and so what it touches:
 - a residence: the counts of its unit (before and after the change);
@@ -23,6 +27,8 @@ What each change can move, and so what it touches:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -44,10 +50,13 @@ from app.registry.models import (
 )
 from app.rules import TitleCode
 from app.stats import summary
-from app.stats.models import DataVersion
+from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 
 KEY = "stats_touched"
+CHANGED = "stats_units_changed"
+ON_CHANGE = "stats_on_change"
+logger = logging.getLogger("hoctap.stats")
 
 
 @dataclass
@@ -58,9 +67,18 @@ class Touched:
     organisations: set[int] = field(default_factory=set)
     clans: set[int] = field(default_factory=set)
     everything: bool = False
+    settings: bool = False  # targets, unit groups, official denominators
 
     def __bool__(self) -> bool:
-        return bool(self.everything or self.units or self.people or self.households or self.organisations or self.clans)
+        return bool(
+            self.everything
+            or self.settings
+            or self.units
+            or self.people
+            or self.households
+            or self.organisations
+            or self.clans
+        )
 
 
 def _values(entity, attribute: str) -> set[int]:
@@ -112,6 +130,8 @@ def note(touched: Touched, entity) -> None:
                     _note_subject(touched, title, subject)
         case AdministrativeUnit() | UnitAncestor() | UnitSuccession():
             touched.everything = True
+        case Target() | UnitGroupMember() | OfficialDenominator():
+            touched.settings = True
 
 
 def _after_flush(session: Session, _context) -> None:
@@ -158,19 +178,40 @@ def _before_commit(session: Session) -> None:
     touched: Touched | None = session.info.pop(KEY, None)
     if not touched:
         return
-    # Cached answers and ETags follow the statistics data version: move it on as well (audited
-    # writes do too; this covers any other ORM write).
-    session.execute(update(DataVersion).where(DataVersion.name == "stats").values(version=DataVersion.version + 1))
+    if touched.settings or touched.everything:
+        session.execute(update(DataVersion).where(DataVersion.name == "stats").values(version=DataVersion.version + 1))
     if touched.everything:
         summary.bump_all(session)
+        session.info[CHANGED] = None  # everything: the sweep rebuilds
         return
     units = units_touched(session, touched)
     summary.bump(session, units)
-    summary.refresh(session, units)
+    if units:
+        session.info[CHANGED] = units
 
 
-def install(factory: sessionmaker[Session]) -> None:
-    """Listen on the sessions of one factory (idempotent)."""
+def _after_commit(session: Session) -> None:
+    units = session.info.pop(CHANGED, None)
+    callback = session.info.get(ON_CHANGE)
+    if units and callback is not None:
+        try:
+            callback(units)
+        except Exception as error:  # the write has committed; the sweep catches up
+            logger.warning("could not queue the rebuild of counts: %s", type(error).__name__)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGED, None)
+    session.info.pop(KEY, None)
+
+
+def install(factory: sessionmaker[Session], on_change: Callable[[set[int]], None] | None = None) -> None:
+    """Listen on the sessions of one factory (idempotent); `on_change(units)` is called after
+    a commit that changed the counts of those units."""
+    if on_change is not None:
+        factory.kw.setdefault("info", {})[ON_CHANGE] = on_change
     if not event.contains(factory, "after_flush", _after_flush):
         event.listen(factory, "after_flush", _after_flush)
         event.listen(factory, "before_commit", _before_commit)
+        event.listen(factory, "after_commit", _after_commit)
+        event.listen(factory, "after_rollback", _after_rollback)

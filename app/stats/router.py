@@ -35,9 +35,10 @@ UnitDep = Annotated[AdministrativeUnit, Depends(resolve_unit)]
 NOT_MODIFIED = {304: {"description": "Không đổi so với ETag đã có"}}
 
 
-def _cached(request: Request, response: Response, session, *key) -> tuple[str, bool]:
-    """ETag from the data version; True when the client's copy is current (answer 304)."""
-    tag = service.public_etag(request.url.path, *key, service.data_version(session))
+def _cached(request: Request, response: Response, session, territory: AdministrativeUnit | None, *key):
+    """ETag from the data version (of `territory`'s counts, when the answer depends on them);
+    True when the client's copy is current (answer 304)."""
+    tag = service.public_etag(request.url.path, *key, *service.data_versions(session, territory))
     response.headers["ETag"] = tag
     response.headers["Cache-Control"] = f"public, max-age={request.app.state.settings.public_cache_seconds}"
     return tag, request.headers.get("if-none-match") == tag
@@ -64,7 +65,7 @@ def unit_progress(
         Query(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Chỉ một nhóm: education, một nhóm đơn vị, …"),
     ] = None,
 ):
-    tag, fresh = _cached(request, response, session, unit.id, year, basis, segment, clock.today())
+    tag, fresh = _cached(request, response, session, unit, unit.id, year, basis, segment, clock.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
     cache = request.app.state.stats_cache
@@ -90,7 +91,7 @@ def list_targets(
     as_of: AsOf = None,
 ):
     target_unit = get_unit(session, unit, as_of or clock.today())
-    _, fresh = _cached(request, response, session, target_unit.id, year)
+    _, fresh = _cached(request, response, session, None, target_unit.id, year)
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
     items = service.targets_for(session, target_unit, year)
@@ -127,7 +128,7 @@ def honour_roll(
     limit: Limit = 50,
     offset: Offset = 0,
 ):
-    _, fresh = _cached(request, response, session, unit.id, year, title, limit, offset)
+    _, fresh = _cached(request, response, session, unit, unit.id, year, title, limit, offset, clock.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
     items, total = service.honour_roll(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -104,6 +104,10 @@ class ProgressItem(BaseModel):
     official_denominator: int | None = None
     official_percent: float | None = None
     official_source: str | None = None
+    counted_at: datetime = Field(description="Thời điểm đếm (UTC); số liệu đúng đến thời điểm này")
+    exact: bool = Field(
+        description="Luôn đúng: số liệu dựng sẵn chưa kịp cập nhật thì được đếm trực tiếp, không có thay đổi chờ"
+    )
 
 
 class Progress(BaseModel):
@@ -114,7 +118,9 @@ class Progress(BaseModel):
     territory: Literal["current", "former"] = Field(
         description="former: đơn vị đã hết hiệu lực, tính trên người và tổ chức từng ở địa bàn cũ"
     )
-    data_version: int
+    data_version: int = Field(description="Tăng mỗi khi dữ liệu của địa bàn hoặc chỉ tiêu thay đổi")
+    counted_at: datetime = Field(description="Thời điểm đếm (UTC)")
+    live_units: int = Field(description="Số đơn vị được đếm trực tiếp vì số liệu dựng sẵn của chúng đang được cập nhật")
     items: list[ProgressItem]
     total: int
 

@@ -40,6 +40,9 @@ from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from app.units.service import get_unit, in_jurisdiction, unit_named
 
 TARGETS_DIR = PROJECT_ROOT / "seed" / "targets"
+# Session info key of the callback (installed by the app factory) that queues the build of
+# units a read had to count live.
+STALE_COUNTS = "stats_stale_counts"
 TITLE_ORDER = [
     TitleCode.CITIZEN,
     TitleCode.FAMILY,
@@ -57,8 +60,17 @@ SEGMENTS: dict[TitleCode, set[str]] = {
 POPULATION_SEGMENTS = {counting.EDUCATION, *counting.LEARNING_MEMBERS}
 
 
-def data_version(session: Session) -> int:
-    return session.scalar(select(DataVersion.version).where(DataVersion.name == "stats")) or 0
+def data_versions(session: Session, unit: AdministrativeUnit | None = None) -> tuple[int, int, int]:
+    """Counters that grow with every change a public answer about `unit` could show: targets,
+    groups and official denominators anywhere (rare officers' writes); the unit tree and bulk
+    loads; and, with a unit, every write counted in its territory (the sum of its units'
+    versions). The ETags of public answers are made of them."""
+    settings = session.scalar(select(DataVersion.version).where(DataVersion.name == "stats")) or 0
+    if unit is None:
+        rebuild = session.scalar(select(DataVersion.version).where(DataVersion.name == summary.GLOBAL_VERSION)) or 0
+        return settings, rebuild, 0
+    territory, rebuild = summary.territory_version(session, unit)
+    return settings, rebuild, territory
 
 
 def unit_ref(unit: AdministrativeUnit) -> UnitRef:
@@ -297,13 +309,19 @@ def progress(
         groups = set(session.scalars(select(UnitGroupMember.group).where(UnitGroupMember.group.in_(groups))))
     # A unit in force is counted from the pre-built counts; a former unit live, over its
     # former territory (rare; its territory is not a set of units).
-    prebuilt = None if scope.ended else summary.counts(session, unit, year, day, basis, groups)
+    tally = None if scope.ended else summary.counts(session, unit, year, day, basis, groups)
+    if tally is not None and tally.live_units:
+        # Units counted live are built by a job (never by this read); see summary.py.
+        on_stale = session.info.get(STALE_COUNTS)
+        if on_stale is not None:
+            on_stale(tally.live_units, year, basis)
+    counted_at = clock.now()
     items = []
     for title, segment in wanted:
         if not (segment is None or segment in groups or segment in SEGMENTS.get(title, ())):
             continue  # a segment the registry cannot count for this title
-        if prebuilt is not None:
-            numerator, denominator = prebuilt[(title, segment)]
+        if tally is not None:
+            numerator, denominator = tally.counts[(title, segment)]
         else:
             numerator, denominator = counting.count(
                 session, title, _segment_scope(scope, segment), registered_only=basis == "registered"
@@ -329,6 +347,8 @@ def progress(
             met=(percent > target.percent if target.comparison == ">" else percent >= target.percent)
             if target and percent is not None
             else None,
+            counted_at=counted_at,
+            exact=True,
         )
         if official is not None:
             item.official_denominator = official.value
@@ -342,7 +362,9 @@ def progress(
         reference_date=day,
         basis=basis,
         territory="former" if scope.ended else "current",
-        data_version=data_version(session),
+        data_version=sum(data_versions(session, unit)),
+        counted_at=counted_at,
+        live_units=len(tally.live_units) if tally is not None else 0,
         items=items,
         total=len(items),
     )
