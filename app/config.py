@@ -6,6 +6,7 @@ forgotten variable on a production host is a crash at boot, not a forgeable toke
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import os
@@ -97,6 +98,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # How long staff reads of personal records are kept in the access log.
     access_log_retention_days: int = Field(default=730, ge=30, le=3650)
+    # The access log is journalled to files and inserted in batches (app/privacy/access_log.py):
+    # how often, whether each line is synced to disk first, and where the journals live (by
+    # default a folder of var/ named after the database, so journals never meet another one).
+    access_log_flush_seconds: float = Field(default=0.2, ge=0.01, le=60)
+    access_log_fsync: bool = False
+    access_journal_dir: Path | None = None
 
     # Background jobs (app/jobs.py): the queue is this process's memory unless a Redis URL is
     # given (shared by every process and machine). Each app process runs consumer threads unless
@@ -146,6 +153,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def access_journal_path(self) -> Path:
+        if self.access_journal_dir is not None:
+            return self.access_journal_dir
+        database = hashlib.sha256(self.sqlalchemy_url.encode()).hexdigest()[:16]
+        return Path("var/access-journal") / database
 
     @property
     def show_docs(self) -> bool:

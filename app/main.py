@@ -28,6 +28,7 @@ from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
 from app.jobs import Jobs
 from app.logs import RequestContextMiddleware, configure_logging
+from app.privacy.access_log import AccessLog
 from app.privacy.router import router as privacy_router
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
@@ -63,12 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        access_log.start()
         if settings.jobs_in_process:
             jobs.start()
         try:
             yield
         finally:
             jobs.stop()
+            access_log.stop()
             engine.dispose()
 
     app = FastAPIOffline(
@@ -85,6 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.jobs = jobs
     app.state.session_factory = session_factory(engine, jobs, settings.count_sweep_minutes)
+    access_log = AccessLog(
+        app.state.session_factory,
+        settings.access_journal_path,
+        flush_seconds=settings.access_log_flush_seconds,
+        fsync=settings.access_log_fsync,
+    )
+    app.state.access_log = access_log
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_key_prefix)
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)

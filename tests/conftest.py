@@ -144,6 +144,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         app.state.rate_limiter.reset()  # limits count per test, as tables do
     yield
     if app is not None:
+        app.state.access_log.flush()  # the reads the test made, into the tables cleaned below
         # A rebuild the test's writes queued must not write into the next test's tables.
         jobs = app.state.jobs
         assert jobs.wait_idle(60), (

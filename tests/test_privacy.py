@@ -127,8 +127,9 @@ def test_national_id_keys_rotate_lazily(database_url, session, client, desks, pe
         assert again["total"] == 1
 
 
-def test_retention_purges_old_access_events(client, desks, person, session):
+def test_retention_purges_old_access_events(client, desks, person, session, app):
     client.get(f"{API}/people/{person['id']}", headers=desks["thamdinh"])
+    app.state.access_log.flush()
     assert purge(session, access_log_days=30)["access_events"] == 0
     from sqlalchemy import update
 

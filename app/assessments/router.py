@@ -32,8 +32,8 @@ from app.auth.models import Role
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import Day, IdPath, Limit, Offset
+from app.privacy.dependencies import PersonReadsDep
 from app.privacy.router import AccessPurpose
-from app.privacy.service import clean_purpose, log_access
 from app.registry.service import READERS
 from app.rules import TitleCode
 from app.security import ratelimit
@@ -98,6 +98,7 @@ def create_assessment(
 def list_assessments(
     session: SessionDep,
     principal: CurrentPrincipal,
+    reads: PersonReadsDep,
     title: TitleCode | None = None,
     period: Period = None,
     state: AssessmentState | None = None,
@@ -110,7 +111,7 @@ def list_assessments(
         session, principal, title=title, period=period, state=state, subject_id=subject_id, limit=limit, offset=offset
     )
     citizens = [item.subject_id for item in items if item.title == TitleCode.CITIZEN]
-    log_access(session, principal, citizens, "assessments", clean_purpose(purpose))
+    reads.log(citizens, "assessments", purpose)
     return AssessmentList(items=items, total=total)
 
 
@@ -133,12 +134,13 @@ def rescore(session: SessionDep, principal: CurrentPrincipal, body: RescoreReque
 def read_assessment(
     session: SessionDep,
     principal: CurrentPrincipal,
+    reads: PersonReadsDep,
     assessment: AssessmentDep,
     response: Response,
     purpose: AccessPurpose = None,
 ) -> AssessmentOut:
     if assessment.title == TitleCode.CITIZEN:  # a person's own assessment is part of the person's record
-        log_access(session, principal, [assessment.subject_id], "assessment", clean_purpose(purpose))
+        reads.log([assessment.subject_id], "assessment", purpose)
     return _one(session, assessment, response, created=False)
 
 
@@ -233,6 +235,7 @@ def revoke(
 def subject_titles(
     session: SessionDep,
     principal: CurrentPrincipal,
+    reads: PersonReadsDep,
     kind: Literal["person", "household", "clan", "community", "organisation", "commune", "district", "province"],
     subject_id: IdPath,
     as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
@@ -241,7 +244,7 @@ def subject_titles(
     day = as_of or clock.today()
     items = service.title_status(session, principal, kind, subject_id, day)
     if kind == "person":
-        log_access(session, principal, [subject_id], "titles", clean_purpose(purpose))
+        reads.log([subject_id], "titles", purpose)
     return TitleStatusList(subject_kind=kind, subject_id=subject_id, as_of=day, items=items, total=len(items))
 
 

@@ -14,6 +14,7 @@ from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import Limit, Offset, text
 from app.privacy import service
+from app.privacy.dependencies import AccessLogDep, PersonReadsDep
 from app.registry import service as registry
 from app.registry.dependencies import PersonDep
 from app.registry.schemas import PersonOut
@@ -48,7 +49,10 @@ class DeidentifyRequest(BaseModel):
     dependencies=[Depends(require_roles(Role.ADMIN))],
     summary="Ai đã xem hồ sơ của một người, khi nào, vì sao",
 )
-def access_log(person: PersonDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> AccessEventList:
+def access_log(
+    person: PersonDep, session: SessionDep, journal: AccessLogDep, limit: Limit = 50, offset: Offset = 0
+) -> AccessEventList:
+    journal.flush()  # every read this process has answered, before it is listed
     events, total = service.access_events(session, person.id, limit, offset)
     return AccessEventList(
         items=[AccessEventOut(at=e.at, user_id=e.user_id, action=e.action, purpose=e.purpose) for e in events],
@@ -61,9 +65,17 @@ def access_log(person: PersonDep, session: SessionDep, limit: Limit = 50, offset
     response_model=dict[str, Any],
     summary="Xuất toàn bộ dữ liệu về một người (theo yêu cầu của chủ thể dữ liệu)",
 )
-def export(person: PersonDep, session: SessionDep, principal: CurrentPrincipal, purpose: AccessPurpose = None) -> dict:
+def export(
+    person: PersonDep,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    reads: PersonReadsDep,
+    journal: AccessLogDep,
+    purpose: AccessPurpose = None,
+) -> dict:
     service.require_controller(principal)
-    service.log_access(session, principal, [person.id], "export", service.clean_purpose(purpose))
+    reads.log([person.id], "export", purpose)
+    journal.flush()  # the export lists the access log, this read included
     return service.export_person(session, person)
 
 

@@ -44,18 +44,6 @@ def clean_purpose(raw: str | None) -> str:
     return text or DEFAULT_PURPOSE
 
 
-def log_access(session: Session, principal: Principal, person_ids: list[int], action: str, purpose: str) -> None:
-    """Record that `principal` read these people's records (in the caller's transaction)."""
-    if not person_ids:
-        return
-    now = clock.now()
-    session.add_all(
-        PersonAccessEvent(person_id=pid, user_id=principal.id or None, at=now, action=action, purpose=purpose)
-        for pid in dict.fromkeys(person_ids)
-    )
-    session.flush()
-
-
 def access_events(session: Session, person_id: int, limit: int, offset: int) -> tuple[list[PersonAccessEvent], int]:
     query = select(PersonAccessEvent).where(PersonAccessEvent.person_id == person_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

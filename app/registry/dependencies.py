@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.principal import Principal
-from app.database import SessionDep, owned_session
+from app.database import SessionDep
 from app.params import IdPath
-from app.privacy.service import DUPLICATE_CHECK_PURPOSE, log_access
+from app.privacy.service import DUPLICATE_CHECK_PURPOSE
 from app.registry import service
 from app.registry.models import Clan, Household, Organisation, Person
 from app.security import ratelimit
@@ -42,15 +42,15 @@ OrganisationDep = Annotated[Organisation, Depends(organisation_in_scope)]
 
 class DuplicateIdAnswers:
     """Answers that a national ID is already registered tell the caller that a person exists:
-    each one is logged as an access to that person (in its own transaction, since the request
-    itself is refused and rolled back), and an account gets only so many per hour. Past the
+    each one is logged as an access to that person (the access log is written apart from the
+    request, which is refused and rolled back), and an account gets only so many per hour. Past the
     limit, any creation naming a national ID is refused with 429, so the limit cannot be probed
     either."""
 
     def __init__(self, request: Request, principal: Principal) -> None:
         self._limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
         self._limit = ratelimit.per_hour("duplicate-id", request.app.state.settings.duplicate_id_answers_per_hour)
-        self._factory = request.app.state.session_factory
+        self._access_log = request.app.state.access_log
         self._principal = principal
 
     def before_lookup(self) -> None:
@@ -58,8 +58,7 @@ class DuplicateIdAnswers:
 
     def found(self, person_id: int) -> None:
         self._limiter.hit(self._limit, str(self._principal.id))
-        with owned_session(self._factory) as session:
-            log_access(session, self._principal, [person_id], "duplicate_check", DUPLICATE_CHECK_PURPOSE)
+        self._access_log.record(self._principal.id or None, [person_id], "duplicate_check", DUPLICATE_CHECK_PURPOSE)
 
 
 def duplicate_answers(request: Request, principal: CurrentPrincipal) -> DuplicateIdAnswers:

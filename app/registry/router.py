@@ -10,8 +10,8 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import IdPath, Limit, Offset
+from app.privacy.dependencies import PersonReadsDep
 from app.privacy.router import AccessPurpose
-from app.privacy.service import clean_purpose, log_access
 from app.registry import service
 from app.registry.dependencies import ClanDep, DuplicateAnswersDep, HouseholdDep, OrganisationDep, PersonDep
 from app.registry.models import ClanHousehold, HouseholdMember, OrganisationStaff, Residence
@@ -78,6 +78,7 @@ def create_person(
 def list_people(
     session: SessionDep,
     principal: CurrentPrincipal,
+    reads: PersonReadsDep,
     unit: Annotated[UnitCodeStr | None, Query(description="Chỉ người cư trú trong đơn vị này")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Một phần họ tên")] = None,
     limit: Limit = 50,
@@ -85,7 +86,7 @@ def list_people(
     purpose: AccessPurpose = None,
 ) -> PersonList:
     items, total = service.list_people(session, principal, unit_code=unit, q=q, limit=limit, offset=offset)
-    log_access(session, principal, [p.id for p in items], "list", clean_purpose(purpose))
+    reads.log([p.id for p in items], "list", purpose)
     return PersonList(items=items, total=total)
 
 
@@ -93,20 +94,25 @@ def list_people(
 def search_people(
     session: SessionDep,
     principal: CurrentPrincipal,
+    reads: PersonReadsDep,
     ids: NationalIdsDep,
     body: NationalIdSearch,
     purpose: AccessPurpose = None,
 ) -> PersonList:
     items = service.find_by_national_id(session, principal, ids, body.national_id.get_secret_value())
-    log_access(session, principal, [p.id for p in items], "search", clean_purpose(purpose))
+    reads.log([p.id for p in items], "search", purpose)
     return PersonList(items=items, total=len(items))
 
 
 @router.get("/people/{person_id}", response_model=PersonOut, responses=problem_responses(404), summary="Một người")
 def read_person(
-    session: SessionDep, principal: CurrentPrincipal, person: PersonDep, purpose: AccessPurpose = None
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    reads: PersonReadsDep,
+    person: PersonDep,
+    purpose: AccessPurpose = None,
 ) -> PersonOut:
-    log_access(session, principal, [person.id], "read", clean_purpose(purpose))
+    reads.log([person.id], "read", purpose)
     return service.people_out(session, [person])[0]
 
 
@@ -122,10 +128,14 @@ def create_household(session: SessionDep, principal: CurrentPrincipal, body: Hou
     summary="Một hộ gia đình với thành viên",
 )
 def read_household(
-    session: SessionDep, principal: CurrentPrincipal, household: HouseholdDep, purpose: AccessPurpose = None
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    reads: PersonReadsDep,
+    household: HouseholdDep,
+    purpose: AccessPurpose = None,
 ) -> HouseholdOut:
     out = service.household_out(session, household)
-    log_access(session, principal, [m.person_id for m in out.members], "household", clean_purpose(purpose))
+    reads.log([m.person_id for m in out.members], "household", purpose)
     return out
 
 
@@ -214,10 +224,14 @@ def create_organisation(session: SessionDep, principal: CurrentPrincipal, body: 
     summary="Một cơ quan, đơn vị với cán bộ, người lao động",
 )
 def read_organisation(
-    session: SessionDep, principal: CurrentPrincipal, organisation: OrganisationDep, purpose: AccessPurpose = None
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    reads: PersonReadsDep,
+    organisation: OrganisationDep,
+    purpose: AccessPurpose = None,
 ) -> OrganisationOut:
     out = service.organisation_out(session, organisation)
-    log_access(session, principal, [m.person_id for m in out.staff], "staff", clean_purpose(purpose))
+    reads.log([m.person_id for m in out.staff], "staff", purpose)
     return out
 
 
