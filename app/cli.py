@@ -65,7 +65,7 @@ def worker() -> None:
     clock.configure(settings.timezone)
     engine = create_db_engine(settings.sqlalchemy_url)
     jobs = Jobs(settings.jobs_url, settings.jobs_queue_name, settings.jobs_workers)
-    session_factory(engine, jobs, settings.count_sweep_minutes)
+    session_factory(engine, jobs, settings.count_sweep_minutes, settings.count_rebuild_delay_seconds)
     try:
         jobs.run_forever()
     finally:

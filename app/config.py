@@ -107,12 +107,18 @@ class Settings(BaseSettings):
 
     # Background jobs (app/jobs.py): the queue is this process's memory unless a Redis URL is
     # given (shared by every process and machine). Each app process runs consumer threads unless
-    # `jobs_in_process` is off (then run `hoctap worker`). The count sweep runs every N minutes.
+    # `jobs_in_process` is off (then run `hoctap worker`). The count sweep runs every N minutes;
+    # the units written within `count_rebuild_delay_seconds` are rebuilt together by one job.
     jobs_url: str | None = Field(default=None, pattern=r"^rediss?://")
     jobs_queue_name: str = Field(default="hoctap", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     jobs_in_process: bool = True
     jobs_workers: int = Field(default=2, ge=1, le=32)
     count_sweep_minutes: int = Field(default=1, ge=0, le=60)
+    count_rebuild_delay_seconds: float = Field(default=1.0, ge=0, le=4)
+
+    # The title-status lookup keeps the accounts behind recent tokens this long; a change made
+    # to an account by another process reaches it within this time (app/auth/dependencies.py).
+    lookup_account_cache_seconds: float = Field(default=5.0, ge=0, le=60)
 
     # Whether the public honour roll may list people (by name and village) for Công dân học tập.
     publish_person_names: bool = False

@@ -7,10 +7,12 @@ rollback journal) would let bad writes through and block readers during writes.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -142,7 +144,8 @@ def create_db_engine(url: str, pool_size: int = 10, *, statement_timeout_seconds
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
+        pool = {} if parsed.database in (None, "", ":memory:") else {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True, **pool)
         event.listen(engine, "connect", _configure_sqlite)
     else:
         # JIT compilation costs PostgreSQL 25–50 ms on the counting queries, more than it saves
@@ -166,6 +169,43 @@ def create_db_engine(url: str, pool_size: int = 10, *, statement_timeout_seconds
     )
     event.listen(engine, "checkin", _note_checkin)
     return engine
+
+
+def create_async_db_engine(url: str, pool_size: int = 10, *, statement_timeout_seconds: float | None = None):
+    """An asyncio engine on the same database, for the few read-only lookups served without a
+    thread per request (title status, title check): psycopg's async mode on PostgreSQL,
+    aiosqlite on SQLite. Same settings as the sync engine; nothing is written through it."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            parsed.set(drivername="sqlite+aiosqlite"), hide_parameters=True, isolation_level="AUTOCOMMIT"
+        )
+        event.listen(engine.sync_engine, "connect", _configure_async_sqlite)
+        return engine
+    options = "-c jit=off -c default_transaction_read_only=on"
+    if statement_timeout_seconds is not None:
+        options += f" -c statement_timeout={int(statement_timeout_seconds * 1000)}"
+    return create_async_engine(
+        parsed.set(drivername="postgresql+psycopg"),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # No ping per checkout (a round trip per lookup); a connection the server dropped is
+        # invalidated by its first error and replaced.
+        pool_recycle=1800,
+        hide_parameters=True,
+        # Reads only, one statement at a time: no BEGIN and ROLLBACK round trips around them.
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": options},
+    )
+
+
+def _configure_async_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "busy_timeout=5000", "query_only=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
 
 
 def is_cancelled_query(error: BaseException) -> bool:
@@ -201,7 +241,34 @@ def owned_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+class RequestSlots:
+    """How many requests of this process may hold a database session at once: the pool's
+    size, so a request that has its connection never waits for one. Requests beyond it wait
+    here, on the event loop, holding neither a connection nor a thread. (Without it, requests
+    holding a connection between two thread-pool hops and threads waiting for a connection
+    could starve each other until the pool's checkout timed out: 500s under load.)"""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def semaphore(self) -> asyncio.Semaphore:
+        # One per event loop: a test may serve the same app from several loops, one after another.
+        loop = asyncio.get_running_loop()
+        semaphore = self._per_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._per_loop[loop] = asyncio.Semaphore(self.size)
+        return semaphore
+
+
+async def request_slot(request: Request) -> AsyncIterator[None]:
+    async with request.app.state.request_slots.semaphore():
+        yield
+
+
+def get_session(request: Request, _slot: Annotated[None, Depends(request_slot, scope="function")]) -> Iterator[Session]:
     """The request owns the transaction: services only flush; this commits when the route
     returns and rolls back on any error, before the response is sent."""
     with owned_session(request.app.state.session_factory) as session:

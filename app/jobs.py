@@ -45,6 +45,7 @@ class Jobs:
         self._running = 0
         self._starts = 0
         self._idle = threading.Condition()
+        self._gatherers: list[Gatherer] = []
 
     # --- registration ---------------------------------------------------------------------
 
@@ -52,6 +53,13 @@ class Jobs:
         """Register `function` as a job named `name` (the name in the queue, stable across
         releases); calling the returned wrapper enqueues it."""
         return self.huey.task(retries=retries, retry_delay=retry_delay, name=name)(self._counted(function))
+
+    def gathered(self, task: TaskWrapper, delay: float) -> Gatherer:
+        """Items handed to the returned `Gatherer` within `delay` seconds are queued together as
+        one `task(sorted items)`: a burst of writes to the same villages costs one rebuild."""
+        gatherer = Gatherer(task, delay)
+        self._gatherers.append(gatherer)
+        return gatherer
 
     def periodic(self, name: str, function: Callable[[], Any], every_minutes: int = 1) -> TaskWrapper:
         """Run `function` every few minutes (each consumer's scheduler enqueues it; the job itself
@@ -94,6 +102,7 @@ class Jobs:
 
     def stop(self) -> None:
         """Stop them when the last start has been matched (waits for running jobs)."""
+        self.flush()
         with self._idle:
             self._starts = max(self._starts - 1, 0)
             if self._starts or self._consumer is None:
@@ -105,9 +114,15 @@ class Jobs:
         """`hoctap worker`: a consumer in the foreground, with Huey's own signal handling."""
         Consumer(self.huey, workers=self.workers, worker_type="thread", periodic=True).run()
 
+    def flush(self) -> None:
+        """Queue now what the gatherers hold."""
+        for gatherer in self._gatherers:
+            gatherer.flush()
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Until nothing is queued or running in this process (tests, benchmarks). Idle must be
         seen twice a moment apart: a job just taken from the queue is not yet counted as running."""
+        self.flush()
         deadline = time.monotonic() + timeout
         seen_idle = False
         while time.monotonic() < deadline:
@@ -118,3 +133,39 @@ class Jobs:
                 seen_idle = idle
                 self._idle.wait(0.05)
         return False
+
+
+class Gatherer:
+    """Collects items for `delay` seconds after the first, then queues them as one job. Items
+    wait in this process's memory meanwhile: a crash loses them, which the periodic sweep
+    makes good (what they stand for is found again from the database)."""
+
+    def __init__(self, task: TaskWrapper, delay: float) -> None:
+        self.task = task
+        self.delay = delay
+        self._items: set[Any] = set()
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def add(self, items) -> None:
+        if self.delay <= 0:
+            self.task(sorted(items))
+            return
+        with self._lock:
+            self._items.update(items)
+            if self._timer is None:
+                self._timer = threading.Timer(self.delay, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            items, self._items = self._items, set()
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        if items:
+            try:
+                self.task(sorted(items))
+            except Exception as error:  # the queue is down: the sweep finds the work again
+                logger.warning("could not queue gathered job: %s", type(error).__name__)

@@ -17,13 +17,14 @@ from app import clock
 from app.assessments.router import router as assessments_router
 from app.assessments.router import status_router, title_check_router
 from app.audit.router import router as audit_router
+from app.auth.dependencies import PrincipalCache
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
 from app.auth.tokens import TokenService
 from app.config import Settings, get_settings
 from app.criteria.router import router as criteria_router
-from app.database import create_db_engine
+from app.database import RequestSlots, create_async_db_engine, create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
 from app.jobs import Jobs
@@ -38,7 +39,7 @@ from app.security.ratelimit import RateLimiter
 from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
-from app.wiring import session_factory
+from app.wiring import rekey_task, session_factory
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             jobs.stop()
             access_log.stop()
+            await app.state.async_engine.dispose()
             engine.dispose()
 
     app = FastAPIOffline(
@@ -87,7 +89,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.jobs = jobs
-    app.state.session_factory = session_factory(engine, jobs, settings.count_sweep_minutes)
+    app.state.request_slots = RequestSlots(settings.database_pool_size)
+    app.state.session_factory = session_factory(
+        engine, jobs, settings.count_sweep_minutes, settings.count_rebuild_delay_seconds
+    )
+    # The lookups served without a thread per request (app/assessments/lookups.py).
+    app.state.async_engine = create_async_db_engine(
+        settings.sqlalchemy_url,
+        settings.database_pool_size,
+        statement_timeout_seconds=settings.statement_timeout_seconds,
+    )
+    app.state.principal_cache = PrincipalCache(settings.lookup_account_cache_seconds)
+    app.state.rekey = rekey_task(app.state.session_factory, jobs)
     access_log = AccessLog(
         app.state.session_factory,
         settings.access_journal_path,
@@ -120,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Any operation may meet a malformed or oversized body or invalid parameters.
     api = APIRouter(prefix=API_PREFIX, responses=problem_responses(400, 413, 422))
+    # Routes are matched in order: the two lookups asked all day come first.
+    api.include_router(status_router)
+    api.include_router(title_check_router)
     api.include_router(auth_router)
     api.include_router(users_router)
     api.include_router(units_router)
@@ -127,10 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(registry_router)
     api.include_router(privacy_router)
     api.include_router(assessments_router)
-    api.include_router(status_router)
     api.include_router(audit_router)
     api.include_router(stats_router)
-    api.include_router(title_check_router)
     app.include_router(api)
     app.include_router(health_router)
 

@@ -1,6 +1,6 @@
 """Imports every model so `Base.metadata` is complete (Alembic and the schema test use it)."""
 
-from app.assessments.models import Assessment, Decision, Recognition
+from app.assessments.models import Assessment, Decision, Recognition, RescoringItem, RescoringOutcome, RescoringRun
 from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, User, UserUnit
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
@@ -53,6 +53,9 @@ __all__ = [
     "Recognition",
     "RefreshToken",
     "Registration",
+    "RescoringItem",
+    "RescoringOutcome",
+    "RescoringRun",
     "Residence",
     "Target",
     "UnitAncestor",

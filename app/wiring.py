@@ -10,20 +10,27 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.database import create_session_factory
+from app.assessments import rescoring
+from app.database import create_session_factory, owned_session
 from app.jobs import Jobs
+from app.privacy import service as privacy
 from app.stats import invalidation
 from app.stats import jobs as count_jobs
 from app.stats.service import STALE_COUNTS
 
 
-def session_factory(engine: Engine, jobs: Jobs | None = None, sweep_minutes: int = 1) -> sessionmaker[Session]:
+def session_factory(
+    engine: Engine, jobs: Jobs | None = None, sweep_minutes: int = 1, rebuild_delay: float = 0.0
+) -> sessionmaker[Session]:
     """Sessions whose writes keep the pre-built statistics exact. With `jobs`, what a write
     makes stale (and what a read had to count live) is queued to be rebuilt there, and a sweep
-    runs every `sweep_minutes` (0: never; tests call it themselves)."""
+    runs every `sweep_minutes` (0: never; tests call it themselves). Re-scoring runs a
+    transaction makes are queued there once it commits, and the same sweep interval takes up
+    runs whose worker is gone (app/assessments/rescoring.py)."""
     factory = create_session_factory(engine)
     if jobs is None:
         invalidation.install(factory)
+        rescoring.install(factory)
         return factory
 
     def rebuild(units: list[int]) -> int:
@@ -40,5 +47,34 @@ def session_factory(engine: Engine, jobs: Jobs | None = None, sweep_minutes: int
     if sweep_minutes:
         jobs.periodic("counts.sweep", sweep, every_minutes=sweep_minutes)
     factory.kw.setdefault("info", {})[STALE_COUNTS] = lambda units, year, basis: build_task(sorted(units), year, basis)
-    invalidation.install(factory, on_change=lambda units: rebuild_task(sorted(units)))
+    # The units written within `rebuild_delay` seconds are rebuilt by one job, not one per write.
+    invalidation.install(factory, on_change=jobs.gathered(rebuild_task, rebuild_delay).add)
+
+    def rescore(run_id: int) -> str:
+        outcome = rescoring.work(factory, run_id)
+        if outcome == rescoring.MORE:  # its time slice is over: the rest is the next job's
+            rescore_task(run_id)
+        return outcome
+
+    def rescore_resume() -> int:
+        left = rescoring.resume(factory, seconds=rescoring.SLICE_SECONDS)
+        for run_id in left:
+            rescore_task(run_id)
+        return len(left)
+
+    rescore_task = jobs.task("rescoring.run", rescore)
+    if sweep_minutes:
+        jobs.periodic("rescoring.resume", rescore_resume, every_minutes=sweep_minutes)
+    rescoring.install(factory, start_job=lambda run_id: rescore_task(run_id))
     return factory
+
+
+def rekey_task(factory: sessionmaker[Session], jobs: Jobs):
+    """The job that stores a national ID's digest under the current key, found under an older
+    one by a lookup that writes nothing itself (the title check)."""
+
+    def rekey(person_id: int, from_version: int, digest: str, to_version: int) -> None:
+        with owned_session(factory) as session:
+            privacy.rekey(session, person_id, from_version, digest, to_version)
+
+    return jobs.task("privacy.rekey", rekey)

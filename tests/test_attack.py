@@ -301,7 +301,7 @@ def _old_derived_id(public_id: str, content_hash: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
 
 
-def test_rescoring_makes_its_own_ids(client, officer, session):
+def test_rescoring_makes_its_own_ids(client, app, officer, session):
     from app.criteria.models import CriteriaVersionRecord
 
     person = client.post(
@@ -340,22 +340,23 @@ def test_rescoring_makes_its_own_ids(client, officer, session):
         },
     )
     assert squatter.status_code == 201, squatter.text
-    report = client.post(
-        f"{API}/assessment-rescorings",
-        headers=officer,
-        json={"title": "citizen", "to_version": "qd324-2023", "dry_run": False},
-    )
-    assert report.status_code == 200, report.text
-    [item] = [i for i in report.json()["items"] if i["assessment_id"] == first_id]
+
+    def rescore() -> list[dict]:
+        run = client.post(
+            f"{API}/assessment-rescorings",
+            headers=officer,
+            json={"title": "citizen", "to_version": "qd324-2023", "dry_run": False},
+        )
+        assert run.status_code == 202, run.text
+        assert app.state.jobs.wait_idle(60)
+        items = client.get(f"{API}/assessment-rescorings/{run.json()['id']}/items", headers=officer)
+        return items.json()["items"]
+
+    [item] = [i for i in rescore() if i["assessment_id"] == first_id]
     assert item["problems"] == [] and item["new_assessment_id"] not in (None, squatter.json()["id"])
     revision = client.get(f"{API}/assessments/{item['new_assessment_id']}", headers=officer).json()
     assert (revision["supersedes"], revision["criteria_version"]) == (first_id, "qd324-2023")
-    again = client.post(
-        f"{API}/assessment-rescorings",
-        headers=officer,
-        json={"title": "citizen", "to_version": "qd324-2023", "dry_run": False},
-    ).json()
-    assert [i for i in again["items"] if i["assessment_id"] == first_id] == []
+    assert [i for i in rescore() if i["assessment_id"] == first_id] == []
 
 
 # 10 --------------------------------------------------------------------------------------------

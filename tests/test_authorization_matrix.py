@@ -175,6 +175,13 @@ def world(client, make_user) -> World:
     )
     for role, inside in UNITS:
         make_user(f"{role.replace('_', '')}{'in' if inside else 'out'}", Role(role), [UNITS[(role, inside)]])
+    # A re-scoring run of Phường Thanh Xuân's officer: seen within that commune's jurisdiction.
+    rescoring = client.post(
+        f"{API}/assessment-rescorings",
+        json={"title": "citizen", "to_version": "qd324-2023"},
+        headers=bearer(login(client, "communeofficerin")["access_token"]),
+    )
+    assert rescoring.status_code == 202, rescoring.text
     return World(
         ids={
             "village": village["code"],
@@ -186,6 +193,7 @@ def world(client, make_user) -> World:
             "assessment": filed.json()["id"],
             "decision": decision["id"],
             "recognition": decision["recognitions"][0]["id"],
+            "rescoring": rescoring.json()["id"],
             "admin_id": client.get(f"{API}/auth/me", headers=admin).json()["id"],
         },
         etag=filed.headers["etag"],
@@ -410,6 +418,14 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
     ("POST", "/api/v1/assessment-rescorings"): (
         expect(province=(403, 403), commune=(OK, OK)),
         lambda w: {"json": {"title": "citizen", "to_version": "qd324-2023"}},
+    ),
+    ("GET", "/api/v1/assessment-rescorings/{run_id}"): (
+        READ_OBJECT,
+        lambda w: {"path": {"run_id": w.ids["rescoring"]}},
+    ),
+    ("GET", "/api/v1/assessment-rescorings/{run_id}/items"): (
+        READ_OBJECT,
+        lambda w: {"path": {"run_id": w.ids["rescoring"]}},
     ),
     ("POST", "/api/v1/decisions"): (
         expect(commune=(OK, 403)),

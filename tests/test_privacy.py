@@ -14,7 +14,7 @@ from app.main import create_app
 from app.privacy.service import purge
 from app.registry.models import Person
 from tests.conftest import make_settings, serve
-from tests.helpers import assert_problem, bearer, login
+from tests.helpers import DEFAULT_PASSWORD, assert_problem, bearer, login
 
 API = "/api/v1"
 CCCD = "001092044556"
@@ -125,6 +125,65 @@ def test_national_id_keys_rotate_lazily(database_url, session, client, desks, pe
         headers = bearer(login(new_client, "canbo.tx")["access_token"])
         again = new_client.post(f"{API}/people-searches", headers=headers, json={"national_id": CCCD}).json()
         assert again["total"] == 1
+
+
+def test_a_title_check_under_an_old_key_is_rekeyed_by_a_job(database_url, session, person):
+    old_key = "hoctap-development-national-id-key-not-for-real-data"
+    rotated = make_settings(
+        database_url, national_id_key="k" * 40, national_id_key_version=2, national_id_previous_keys={1: old_key}
+    )
+    rotated_app = create_app(rotated)
+    with serve(rotated_app) as base, httpx.Client(base_url=base) as public:
+        right = public.post(f"{API}/title-checks", json={"national_id": CCCD, "birth_date": "1980-06-15"})
+        assert right.status_code == 200 and right.json()["total"] >= 0
+        assert rotated_app.state.jobs.wait_idle(30)
+    session.expire_all()
+    assert session.scalar(select(Person.national_id_key_version).where(Person.id == person["id"])) == 2
+    # Only the right date of birth re-keys: a wrong one tells nothing and changes nothing.
+    session.execute(Person.__table__.update().where(Person.id == person["id"]).values(national_id_key_version=1))
+    session.commit()
+    rotated_app = create_app(rotated)
+    with serve(rotated_app) as base, httpx.Client(base_url=base) as public:
+        wrong = public.post(f"{API}/title-checks", json={"national_id": CCCD, "birth_date": "1980-06-16"})
+        assert wrong.json() == {"items": [], "total": 0}
+        assert rotated_app.state.jobs.wait_idle(30)
+    session.expire_all()
+    assert session.scalar(select(Person.national_id_key_version).where(Person.id == person["id"])) == 1
+
+
+def test_a_changed_password_ends_old_tokens_on_the_lookup_path_at_once(client, desks, person, make_user):
+    make_user("cong.tx", Role.PORTAL_CLIENT, ["00367"])
+    old = login(client, "cong.tx")["access_token"]
+    path = f"{API}/subjects/person/{person['id']}/titles"
+    assert client.get(path, headers=bearer(old)).status_code == 200  # now cached
+    changed = client.post(
+        f"{API}/auth/password",
+        headers=bearer(old),
+        json={"current_password": DEFAULT_PASSWORD, "new_password": "mat-khau-moi-rat-dai-2026"},
+    )
+    assert changed.status_code in (200, 204), changed.text
+    assert_problem(client.get(path, headers=bearer(old)), 401, "invalid_token")
+    fresh = login(client, "cong.tx", "mat-khau-moi-rat-dai-2026")["access_token"]
+    assert client.get(path, headers=bearer(fresh)).status_code == 200
+
+
+def test_an_account_locked_by_another_process_is_refused_within_the_cache_time(
+    database_url, session, person, make_user
+):
+    import time
+
+    from app.auth.models import User
+
+    make_user("cong.khoa", Role.PORTAL_CLIENT, ["00367"])
+    quick = create_app(make_settings(database_url, lookup_account_cache_seconds=0.5))
+    with serve(quick) as base, httpx.Client(base_url=base) as portal:
+        token = login(portal, "cong.khoa")["access_token"]
+        path = f"{API}/subjects/person/{person['id']}/titles"
+        assert portal.get(path, headers=bearer(token)).status_code == 200
+        session.execute(User.__table__.update().where(User.username == "cong.khoa").values(is_active=False))
+        session.commit()  # as another process or machine would
+        time.sleep(0.6)
+        assert_problem(portal.get(path, headers=bearer(token)), 401, "invalid_token")
 
 
 def test_retention_purges_old_access_events(client, desks, person, session, app):

@@ -432,7 +432,7 @@ def test_submissions_are_idempotent_and_edits_need_the_current_etag(client, desk
     assert_problem(a.post("/assessments", server_fields, expect=(422,)), 422, "validation_failed")
 
 
-def test_decided_assessments_keep_their_version_and_rescoring_reports(client, desks, session):
+def test_decided_assessments_keep_their_version_and_rescoring_reports(client, app, desks, session):
     a, b, officer = desks["a"], desks["b"], desks["officer"]
     village = officer.post(
         "/units/00367/villages", {"name": "Tổ 3", "unit_type": "to_dan_pho", "valid_from": "2025-07-01"}
@@ -464,8 +464,11 @@ def test_decided_assessments_keep_their_version_and_rescoring_reports(client, de
         403,
         "forbidden",
     )
-    report = officer.post("/assessment-rescorings", {"title": "citizen", "to_version": "qd324-2023"}).json()
-    assert report["dry_run"] is True
+    run = officer.post("/assessment-rescorings", {"title": "citizen", "to_version": "qd324-2023"}, expect=(202,))
+    assert run.json()["dry_run"] is True
+    assert app.state.jobs.wait_idle(60)  # the run is a background job
+    assert officer.get(run.headers["location"].removeprefix(API)).json()["state"] == "done"
+    report = officer.get(f"/assessment-rescorings/{run.json()['id']}/items").json()
     assert [item["assessment_id"] for item in report["items"]] == [open_one["id"]]
     assert "subject_group" in report["items"][0]["problems"][0]
     assert a.get(f"/assessments/{open_one['id']}").json()["state"] == "submitted"

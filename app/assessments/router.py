@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from app import clock
-from app.assessments import service
+from app.assessments import lookups, rescoring, service
 from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
 from app.assessments.schemas import (
     AssessmentCreate,
@@ -18,8 +18,9 @@ from app.assessments.schemas import (
     DecisionOut,
     RecognitionList,
     RecognitionOut,
-    RescoreReport,
+    RescoreItemList,
     RescoreRequest,
+    RescoreRun,
     Revocation,
     TitleCheckItem,
     TitleCheckRequest,
@@ -27,13 +28,15 @@ from app.assessments.schemas import (
     TitleStatusList,
     Transition,
 )
-from app.auth.dependencies import CurrentPrincipal, require_roles
+from app.auth.dependencies import CurrentPrincipal, lookup_principal, require_roles
 from app.auth.models import Role
+from app.auth.principal import Principal
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import Day, IdPath, Limit, Offset
 from app.privacy.dependencies import PersonReadsDep
 from app.privacy.router import AccessPurpose
+from app.privacy.service import clean_purpose
 from app.registry.service import READERS
 from app.rules import TitleCode
 from app.security import ratelimit
@@ -117,12 +120,43 @@ def list_assessments(
 
 @router.post(
     "/assessment-rescorings",
-    response_model=RescoreReport,
-    responses=problem_responses(404, 409),
-    summary="Chấm lại các bản đánh giá đang mở theo một phiên bản tiêu chí khác, báo cáo thay đổi",
+    response_model=RescoreRun,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(409),
+    summary="Chấm lại các bản đánh giá đang mở theo một phiên bản tiêu chí khác (chạy nền, theo lô)",
 )
-def rescore(session: SessionDep, principal: CurrentPrincipal, body: RescoreRequest) -> RescoreReport:
-    return service.rescore(session, principal, body)
+def start_rescoring(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, body: RescoreRequest, response: Response
+) -> RescoreRun:
+    """Makes a run and queues it; progress: GET /assessment-rescorings/{id}, results: …/items."""
+    run = rescoring.start(session, principal, body)
+    response.headers["Location"] = request.url_for("read_rescoring", run_id=str(run.id)).path
+    return rescoring.run_out(session, run)
+
+
+@router.get(
+    "/assessment-rescorings/{run_id}",
+    name="read_rescoring",
+    response_model=RescoreRun,
+    responses=problem_responses(404),
+    summary="Một lần chấm lại và tiến độ của nó",
+)
+def read_rescoring(session: SessionDep, principal: CurrentPrincipal, run_id: IdPath) -> RescoreRun:
+    return rescoring.run_out(session, rescoring.get_run(session, principal, run_id))
+
+
+@router.get(
+    "/assessment-rescorings/{run_id}/items",
+    response_model=RescoreItemList,
+    responses=problem_responses(404),
+    summary="Kết quả chấm lại từng bản đánh giá của một lần chấm lại (theo trang)",
+)
+def rescoring_items(
+    session: SessionDep, principal: CurrentPrincipal, run_id: IdPath, limit: Limit = 50, offset: Offset = 0
+) -> RescoreItemList:
+    run = rescoring.get_run(session, principal, run_id)
+    page, total = rescoring.items(session, run, limit=limit, offset=offset)
+    return RescoreItemList(items=page, total=total)
 
 
 @router.get(
@@ -229,22 +263,21 @@ def revoke(
 @status_router.get(
     "/subjects/{kind}/{subject_id}/titles",
     response_model=TitleStatusList,
-    dependencies=[Depends(require_roles(*READERS, Role.PORTAL_CLIENT))],
     summary="Danh hiệu của một đối tượng: đang hiệu lực, hết hạn, thu hồi, chờ, đã đăng ký",
 )
-def subject_titles(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    reads: PersonReadsDep,
+async def subject_titles(
+    request: Request,
+    principal: Annotated[Principal, Depends(lookup_principal(*READERS, Role.PORTAL_CLIENT))],
     kind: Literal["person", "household", "clan", "community", "organisation", "commune", "district", "province"],
     subject_id: IdPath,
     as_of: Annotated[Day | None, Query(description="Ngày tra cứu (mặc định hôm nay)")] = None,
     purpose: AccessPurpose = None,
 ) -> TitleStatusList:
+    """Served on the asyncio engine (app/assessments/lookups.py): ward portals ask all day."""
     day = as_of or clock.today()
-    items = service.title_status(session, principal, kind, subject_id, day)
+    items = await lookups.title_status(request.app.state.async_engine, principal, kind, subject_id, day)
     if kind == "person":
-        reads.log([subject_id], "titles", purpose)
+        request.app.state.access_log.record(principal.id or None, [subject_id], "titles", clean_purpose(purpose))
     return TitleStatusList(subject_kind=kind, subject_id=subject_id, as_of=day, items=items, total=len(items))
 
 
@@ -257,22 +290,25 @@ title_check_router = APIRouter(tags=["public"])
     responses=problem_responses(422, 429),
     summary="Tra cứu danh hiệu của chính mình bằng số CCCD và ngày sinh (công khai, giới hạn tần suất)",
 )
-def title_check(request: Request, session: SessionDep, body: TitleCheckRequest) -> TitleCheckResult:
+async def title_check(request: Request, body: TitleCheckRequest) -> TitleCheckResult:
     """Only titles, years and states: never a name, an address or a household. An unknown
     number and a wrong date of birth answer alike. Limits (docs/privacy.md): per network (an
     IPv4 address or an IPv6 /64) per minute and per day, and per national ID and network per
     day, every request counted, so guessing a birth date is bounded while a stranger elsewhere
-    cannot lock the owner out. Counting writes nothing to the database."""
+    cannot lock the owner out. Nothing is written to the database."""
     settings = request.app.state.settings
     ids = request.app.state.national_ids
     limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
     network = ratelimit.network_of(client_address(request))
-    limiter.enforce(ratelimit.per_minute("title-check", settings.title_check_per_address_per_minute), network)
-    limiter.enforce(ratelimit.per_day("title-check-day", settings.title_check_per_address_per_day), network)
+    await limiter.enforce_async(
+        ratelimit.per_minute("title-check", settings.title_check_per_address_per_minute), network
+    )
+    await limiter.enforce_async(ratelimit.per_day("title-check-day", settings.title_check_per_address_per_day), network)
     number = body.national_id.get_secret_value()
     per_id = ratelimit.per_day("title-check-id", settings.title_check_per_id_per_network_per_day)
-    limiter.enforce(per_id, ids.digest(number)[:32], network)
-    rows = service.public_title_check(session, ids, number, body.birth_date)
+    await limiter.enforce_async(per_id, ids.digest(number)[:32], network)
+    engine = request.app.state.async_engine
+    rows = await lookups.public_title_check(engine, ids, number, body.birth_date, request.app.state.rekey)
     items = [
         TitleCheckItem(title=row.title, year=row.period, state=row.state, valid_until=row.valid_until) for row in rows
     ]

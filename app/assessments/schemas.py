@@ -175,8 +175,32 @@ class TitleStatusList(BaseModel):
 
 class RescoreRequest(Input):
     title: TitleCode
-    to_version: VersionId
-    dry_run: StrictBool = True
+    to_version: VersionId = Field(description="Phiên bản đang công bố của danh hiệu để chấm lại")
+    dry_run: StrictBool = Field(default=True, description="Chỉ báo cáo: không tạo bản mới, không thay thế bản nào")
+
+
+class RescoreRun(BaseModel):
+    """A re-scoring run and its progress. Counts grow batch by batch; `total` is the number of
+    open assessments to re-score when the run was made, `skipped` (known at the end) those no
+    longer open when their batch came."""
+
+    id: int
+    title: TitleCode
+    to_version: str
+    dry_run: bool
+    state: Literal["queued", "running", "done", "failed"]
+    total: int
+    processed: int = Field(description="Bản đánh giá đã chấm lại (kể cả bản có vấn đề)")
+    changed: int = Field(description="Kết quả hoặc tổng điểm thay đổi")
+    unchanged: int
+    problems: int = Field(description="Câu trả lời không khớp phiên bản mới: không chấm lại")
+    skipped: int
+    batches: int
+    error: str | None
+    created_by: int | None = Field(description="Mã tài khoản đã yêu cầu")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class RescoreItem(BaseModel):
@@ -191,9 +215,7 @@ class RescoreItem(BaseModel):
     problems: list[str]
 
 
-class RescoreReport(BaseModel):
-    to_version: str
-    dry_run: bool
+class RescoreItemList(BaseModel):
     items: list[RescoreItem]
     total: int
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import hmac
 import json
-import uuid
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 from pydantic import BaseModel
-from sqlalchemy import func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, func, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -34,22 +34,19 @@ from app.assessments.schemas import (
     DecisionOut,
     Evidence,
     RecognitionOut,
-    RescoreItem,
-    RescoreReport,
-    RescoreRequest,
     TitleStatus,
     Transition,
 )
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
-from app.auth.principal import SYSTEM, Principal
-from app.criteria.models import CriteriaVersionRecord, VersionState
-from app.criteria.service import answers_problem, get_version, model_of, resolve
+from app.auth.principal import Principal
+from app.criteria.models import CriteriaVersionRecord
+from app.criteria.service import answers_problem, model_of, resolve
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
 from app.registry.models import Organisation, Registration
-from app.registry.service import SUBJECT_TITLE, subject_unit, visible_subject_unit, within
-from app.rules import AnswersInvalid, EvaluationContext, Result, TitleCode, evaluate
+from app.registry.service import subject_unit, within
+from app.rules import AnswersInvalid, CriteriaVersion, EvaluationContext, Result, TitleCode, evaluate
 from app.rules.model import RecognitionPeriod
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import in_jurisdiction, require_current_or_writable, unit_named
@@ -114,18 +111,25 @@ def default_reference_date(period: int) -> date:
     return min(date(period, 12, 31), clock.today())
 
 
+def score_inputs(
+    model: CriteriaVersion, answers: dict, subject_group: str | None, unit_groups: Iterable[str], derived: dict
+) -> Result:
+    """The engine on an assessment's inputs (`derived` as compute() gives them). Answers that
+    do not fit the version are a 422 naming the fields of an assessment's body."""
+    context = EvaluationContext(subject_group=subject_group, unit_groups=frozenset(unit_groups))
+    try:
+        return evaluate(model, answers, {key: item["value"] for key, item in derived.items()}, context)
+    except AnswersInvalid as invalid:
+        # The subject group and unit groups travel at the top of an assessment's body.
+        raise answers_problem(invalid, context_field="body.") from None
+
+
 def _score(
     session: Session, version: CriteriaVersionRecord, subject_id: int, reference_date: date, body: AnswersIn
 ) -> tuple[Result, dict]:
     model = model_of(version)
     derived = compute(session, model, subject_id, reference_date)
-    context = EvaluationContext(subject_group=body.subject_group, unit_groups=frozenset(body.unit_groups))
-    try:
-        result = evaluate(model, body.answers, {key: item["value"] for key, item in derived.items()}, context)
-    except AnswersInvalid as invalid:
-        # The subject group and unit groups travel at the top of an assessment's body.
-        raise answers_problem(invalid, context_field="body.") from None
-    return result, derived
+    return score_inputs(model, body.answers, body.subject_group, body.unit_groups, derived), derived
 
 
 def _replay(existing: Assessment, body_hash: str) -> Assessment:
@@ -763,15 +767,16 @@ def revoke(session: Session, principal: Principal, recognition: Recognition, rea
 # --- status of a subject ------------------------------------------------------------------------
 
 
-def title_status(session: Session, principal: Principal, kind: str, subject_id: int, as_of: date) -> list[TitleStatus]:
-    """Every period of the subject's title (staff view, within the caller's jurisdiction)."""
-    title = SUBJECT_TITLE[kind]
-    visible_subject_unit(session, principal, title, subject_id)
-    return status_of(session, title, subject_id, as_of)
-
-
 def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) -> list[TitleStatus]:
     """Every period of a subject's title, in one indexed UNION query (no ORM loading)."""
+    return status_items(title, session.execute(status_query(title), {"subject_id": subject_id}).all(), as_of)
+
+
+@cache
+def status_query(title: TitleCode):
+    """The UNION of the recognitions, pending assessments and registrations of the subject
+    `:subject_id`, ranked. Built once per title: the lookups run it all day."""
+    subject_id = bindparam("subject_id", type_=Integer)
     recognitions = (
         select(
             literal(3).label("rank"),
@@ -812,7 +817,11 @@ def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) 
     registered = select(
         literal(1), Registration.year, null(), null(), null(), null(), null(), null(), null(), null()
     ).where(Registration.title == title, Registration.subject_id == subject_id)
-    rows = session.execute(union_all(recognitions, pending, registered)).all()
+    return union_all(recognitions, pending, registered)
+
+
+def status_items(title: TitleCode, rows, as_of: date) -> list[TitleStatus]:
+    """Per period, the strongest of what `status_query` found, with its state on `as_of`."""
     best: dict[int, tuple] = {}
     for row in rows:
         if row[1] not in best or row[0] > best[row[1]][0]:
@@ -841,135 +850,4 @@ def status_of(session: Session, title: TitleCode, subject_id: int, as_of: date) 
     return items or [TitleStatus(title=title, period=None, state="none")]
 
 
-# --- re-scoring under a new version --------------------------------------------------------------
-
-
-def rescore(session: Session, principal: Principal, body: RescoreRequest) -> RescoreReport:
-    """Score the open assessments of a title (in the caller's units) under another version.
-
-    Decided assessments are never touched. Each open one gets a new revision under the new
-    version unless its answers do not fit it (listed with the reasons); `dry_run` only reports.
-    """
-    if principal.role not in DECIDERS:
-        raise Forbidden("Chỉ cán bộ xã/phường hoặc quản trị viên được chấm lại.")
-    target = get_version(session, body.title, body.to_version, SYSTEM)
-    if target.state != VersionState.PUBLISHED:
-        raise Conflict("Chỉ chấm lại theo phiên bản đang công bố.", code="invalid_state")
-    rows = list(
-        session.scalars(
-            select(Assessment)
-            .where(
-                Assessment.title == body.title,
-                Assessment.state.in_(AssessmentState.open_states()),
-                Assessment.criteria_version_id != target.id,
-                within(principal, Assessment.unit_id),
-            )
-            .order_by(Assessment.id)
-        )
-    )
-    versions = dict(session.execute(select(CriteriaVersionRecord.id, CriteriaVersionRecord.version_id)).all())
-    items = []
-    for row in rows:
-        answers = AnswersIn(
-            subject_group=row.subject_group,
-            unit_groups=json.loads(row.unit_groups),
-            answers=json.loads(row.answers),
-            evidence=json.loads(row.evidence),
-            submit=row.state != AssessmentState.DRAFT,
-        )
-        item = RescoreItem(
-            assessment_id=row.public_id,
-            new_assessment_id=None,
-            from_version=versions[row.criteria_version_id],
-            old_status=row.status,
-            old_total=float(row.total),
-            new_status=None,
-            new_total=None,
-            changed=False,
-            problems=[],
-        )
-        try:
-            result, derived = _score(session, target, row.subject_id, row.reference_date, answers)
-        except Problem as problem:
-            item.problems = [f"{e.field.removeprefix('body.')}: {e.message}" for e in problem.errors or []]
-            items.append(item)
-            continue
-        item.new_status, item.new_total = result.status, float(result.total)
-        item.changed = (result.status, result.total) != (row.status, row.total)
-        if not body.dry_run:
-            try:
-                with session.begin_nested():
-                    item.new_assessment_id = _rescored_revision(
-                        session, principal, row, target, answers, result, derived
-                    )
-            except IntegrityError:  # superseded meanwhile by a concurrent revision or re-scoring
-                item.new_status = item.new_total = None
-                item.changed = False
-                item.problems = ["Bản đánh giá vừa được sửa hoặc chấm lại ở nơi khác; không chấm lại lần nữa."]
-        items.append(item)
-    if body.dry_run:
-        session.rollback()  # a dry run leaves nothing behind: the request's transaction ends here
-    return RescoreReport(to_version=body.to_version, dry_run=body.dry_run, items=items, total=len(items))
-
-
-def _rescored_revision(
-    session: Session,
-    principal: Principal,
-    row: Assessment,
-    target: CriteriaVersionRecord,
-    answers: AnswersIn,
-    result: Result,
-    derived: dict,
-) -> str:
-    """The new revision of `row` under `target`. Its id is random, made by the service: an id
-    derived from the old one could be taken in advance by a client. An assessment is superseded
-    at most once (a unique index), so repeating or racing the operation cannot fork a chain."""
-    public_id = str(uuid.uuid4())
-    new = _next_revision(row, public_id, _body_hash(answers), result, derived, answers, target, row.assessor_id)
-    # A reviewed assessment whose score may have changed goes back to be reviewed again.
-    new.state = (
-        row.state if row.state in (AssessmentState.DRAFT, AssessmentState.RETURNED) else AssessmentState.SUBMITTED
-    )
-    before = snapshot(row)
-    row.state = AssessmentState.SUPERSEDED
-    row.row_version += 1
-    session.add(new)
-    session.flush()
-    audit(session, principal, "rescore", "assessment", row.id, before, snapshot(row), to_version=target.version_id)
-    audit(
-        session,
-        principal,
-        "create",
-        "assessment",
-        new.id,
-        None,
-        snapshot(new),
-        supersedes=row.public_id,
-        to_version=target.version_id,
-    )
-    return public_id
-
-
-# --- the public title check ---------------------------------------------------------------------
-
-
-def public_title_check(session: Session, ids, national_id: str, birth_date: date) -> list[TitleStatus]:
-    """Titles of the person with this national ID and date of birth, for the person's phone.
-
-    An unknown ID, a wrong date of birth and a person without titles all give an empty list,
-    and every path runs the same queries (the lookup by digest, then the status query, for id 0
-    when there is no match), so neither the answer nor its timing tells them apart.
-    """
-    from app.privacy.service import rekey_if_old
-    from app.registry.models import Person
-
-    found = session.execute(
-        select(Person.id, Person.birth_date, Person.national_id_key_version).where(
-            Person.national_id_hmac.in_(ids.digests(national_id))
-        )
-    ).first()
-    matches = found is not None and hmac.compare_digest(str(found.birth_date), str(birth_date))
-    rows = status_of(session, TitleCode.CITIZEN, found.id if matches else 0, clock.today())
-    if matches:
-        rekey_if_old(session, ids, found.id, found.national_id_key_version, national_id)
-    return [row for row in rows if row.state != "none"] if matches else []
+# --- re-scoring under a new version: app/assessments/rescoring.py ---------------------------------

@@ -5,6 +5,9 @@ Role checks are attached to routers (or routes) as dependencies, never written i
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.auth.models import Role
 from app.auth.passwords import Passwords
 from app.auth.principal import Principal
-from app.auth.service import load_principal
+from app.auth.service import load_principal, principal_of, principal_queries
 from app.auth.tokens import TokenService
 from app.database import SessionDep
 from app.exceptions import Forbidden, NotAuthenticated
@@ -27,6 +30,10 @@ def get_token_service(request: Request) -> TokenService:
 
 def get_passwords(request: Request) -> Passwords:
     return request.app.state.passwords
+
+
+def get_principal_cache(request: Request) -> PrincipalCache:
+    return request.app.state.principal_cache
 
 
 TokensDep = Annotated[TokenService, Depends(get_token_service)]
@@ -71,3 +78,68 @@ def require_roles(*roles: Role):
 
 
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+# --- the lookup paths (asyncio, no thread per request) ------------------------------------------
+
+
+class PrincipalCache:
+    """Principals of recently seen tokens, for the read-only lookup paths only (every other
+    route loads the account on each request). A change to an account in this process (password,
+    reset, role, units, lock) forgets its entries at once; one made by another process or
+    machine reaches these paths within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self._ttl, self._size = ttl, size
+        self._items: OrderedDict[tuple[int, int], tuple[float, Principal | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> tuple[bool, Principal | None]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] < time.monotonic():
+                return False, None
+            return True, found[1]
+
+    def forget(self, user_id: int) -> None:
+        with self._lock:
+            for key in [key for key in self._items if key[0] == user_id]:
+                del self._items[key]
+
+    def put(self, key: tuple[int, int], principal: Principal | None) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self._ttl, principal)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+def lookup_principal(*roles: Role):
+    """Dependency for the lookup paths: `get_current_principal` and `require_roles` in one,
+    on the asyncio engine and through the cache (each dependency costs the hot path time)."""
+    allowed = frozenset(roles)
+
+    async def principal(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+        if not token:
+            raise NotAuthenticated()
+        claims = request.app.state.tokens.verify_access_token(token)
+        cache: PrincipalCache = request.app.state.principal_cache
+        key = (claims.user_id, claims.credential_version)
+        known, found = cache.get(key)
+        if not known:
+            account, units = principal_queries(claims.user_id)
+            async with request.app.state.async_engine.connect() as connection:
+                row = (await connection.execute(account)).first()
+                unit_ids = (await connection.scalars(units)).all() if row else []
+            found = principal_of(row, unit_ids, claims.credential_version)
+            cache.put(key, found)
+        if found is None:
+            raise NotAuthenticated("Tài khoản không còn hiệu lực. Vui lòng đăng nhập lại.", code="invalid_token")
+        if found.role not in allowed:
+            raise Forbidden()
+        return found
+
+    return principal
+
+
+PrincipalCacheDep = Annotated[PrincipalCache, Depends(get_principal_cache)]

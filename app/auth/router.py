@@ -12,6 +12,7 @@ from app.auth.dependencies import (
     AdminPrincipal,
     CurrentPrincipal,
     PasswordsDep,
+    PrincipalCacheDep,
     TokensDep,
     require_roles,
 )
@@ -106,9 +107,14 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserOut:
     summary="Đổi mật khẩu của chính mình",
 )
 def change_password(
-    session: SessionDep, passwords: PasswordsDep, principal: CurrentPrincipal, body: PasswordChange
+    session: SessionDep,
+    passwords: PasswordsDep,
+    principal: CurrentPrincipal,
+    cached: PrincipalCacheDep,
+    body: PasswordChange,
 ) -> Response:
     service.change_own_password(session, passwords, principal, body.current_password, body.new_password)
+    cached.forget(principal.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -154,7 +160,14 @@ def read_user(session: SessionDep, user_id: IdPath) -> UserOut:
     summary="Sửa tài khoản: vai trò, phạm vi, khóa/mở, đặt lại mật khẩu",
 )
 def update_user(
-    session: SessionDep, passwords: PasswordsDep, principal: AdminPrincipal, user_id: IdPath, body: UserUpdate
+    session: SessionDep,
+    passwords: PasswordsDep,
+    principal: AdminPrincipal,
+    cached: PrincipalCacheDep,
+    user_id: IdPath,
+    body: UserUpdate,
 ) -> UserOut:
     user = service.get_user(session, user_id)
-    return service.user_out(session, service.update_user(session, passwords, user, body, principal))
+    updated = service.update_user(session, passwords, user, body, principal)
+    cached.forget(user_id)
+    return service.user_out(session, updated)

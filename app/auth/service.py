@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -128,15 +128,27 @@ def _revoke_all_for_user(session: Session, user_id: int) -> None:
     )
 
 
-def load_principal(session: Session, user_id: int, credential_version: int) -> Principal | None:
+def principal_queries(user_id: int) -> tuple[Select, Select]:
+    """The account and its units: what a principal is made of (sync and async callers alike)."""
+    account = select(User.id, User.username, User.role, User.is_active, User.credential_version).where(
+        User.id == user_id
+    )
+    return account, select(UserUnit.unit_id).where(UserUnit.user_id == user_id)
+
+
+def principal_of(account, unit_ids, credential_version: int) -> Principal | None:
     """The active user behind a token. A token carries the account's credential version at
     issue; changing the password (or an admin's reset) moves the version on, so every token
     issued before, even within the same second, stops working."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or user.credential_version != credential_version:
+    if account is None or not account.is_active or account.credential_version != credential_version:
         return None
-    unit_ids = session.scalars(select(UserUnit.unit_id).where(UserUnit.user_id == user_id))
-    return Principal(id=user.id, username=user.username, role=Role(user.role), unit_ids=frozenset(unit_ids))
+    return Principal(id=account.id, username=account.username, role=Role(account.role), unit_ids=frozenset(unit_ids))
+
+
+def load_principal(session: Session, user_id: int, credential_version: int) -> Principal | None:
+    account, units = principal_queries(user_id)
+    found = session.execute(account).first()
+    return principal_of(found, session.scalars(units) if found else [], credential_version)
 
 
 def change_own_password(session: Session, passwords: Passwords, principal: Principal, current: str, new: str) -> None:

@@ -135,11 +135,16 @@ def rekey_if_old(session: Session, ids: NationalIds, person_id: int, key_version
     """A person found under a previous key gets the current key's digest (lazy rotation: the
     clear number exists only when someone presents it)."""
     if key_version is not None and key_version != ids.key_version:
-        session.execute(
-            update(Person)
-            .where(Person.id == person_id)
-            .values(national_id_hmac=ids.digest(number), national_id_key_version=ids.key_version)
-        )
+        rekey(session, person_id, key_version, ids.digest(number), ids.key_version)
+
+
+def rekey(session: Session, person_id: int, from_version: int, digest: str, to_version: int) -> None:
+    """Store the digest under the current key, unless the record was re-keyed meanwhile."""
+    session.execute(
+        update(Person)
+        .where(Person.id == person_id, Person.national_id_key_version == from_version)
+        .values(national_id_hmac=digest, national_id_key_version=to_version)
+    )
 
 
 def key_status(session: Session) -> dict[int | None, int]:

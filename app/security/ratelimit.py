@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -42,16 +43,34 @@ def per_day(name: str, amount: int) -> Limit:
 
 
 class RateLimiter:
-    """Moving-window limits over a `limits` storage (memory:// or redis://)."""
+    """Moving-window limits over a `limits` storage (memory:// or redis://). The asyncio routes
+    (the public title check) count through the library's asyncio storage on the same server,
+    so a shared Redis is never waited on with the event loop blocked."""
 
     def __init__(self, storage_url: str, key_prefix: str = "hoctap") -> None:
         # The prefix keeps one deployment's counters apart from another's in a shared Redis.
+        self._url, self._prefix = storage_url, key_prefix
         self._storage = storage_from_string(storage_url, key_prefix=key_prefix)
         self._strategy = MovingWindowRateLimiter(self._storage)
+        self._async_strategy = self._new_async_strategy()
+
+    def _new_async_strategy(self) -> AsyncMovingWindowRateLimiter:
+        options = {"implementation": "redispy"} if self._url.startswith(("redis://", "rediss://")) else {}
+        return AsyncMovingWindowRateLimiter(
+            storage_from_string("async+" + self._url, key_prefix=self._prefix, **options)
+        )
 
     def reset(self) -> None:
         """Forget every counter (tests; an operator lifting a block)."""
-        self._storage.reset()
+        self._storage.reset()  # on Redis this clears the asyncio side's keys too
+        self._async_strategy = self._new_async_strategy()
+
+    async def enforce_async(self, limit: Limit, *key: str) -> None:
+        """`enforce`, from an asyncio route."""
+        if await self._async_strategy.hit(limit.item, limit.name, *key):
+            return
+        reset = (await self._async_strategy.get_window_stats(limit.item, limit.name, *key)).reset_time
+        raise too_many_requests(max(1, math.ceil(reset - time.time())))
 
     def hit(self, limit: Limit, *key: str) -> int | None:
         """Count one request; seconds to wait when it is over the limit, else None."""
