@@ -41,7 +41,8 @@ SHIPPED_VERSIONS = sorted({path.stem for path in shipped_files()})
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Every log record of the run also goes to one file, which test_zz_logs.py reads."""
+    """Every log record of the run also goes to one file, which tests/test_logs.py reads and
+    `pytest_sessionfinish` checks when the run ends."""
     import logging
     import tempfile
 
@@ -53,6 +54,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # The test client's own request lines (full URLs) are not the service's logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     config.hoctap_log = path  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run's logs hold no password, token or national ID: checked after every test has
+    run (in any order), failing the run otherwise."""
+    import logging
+
+    from tests.log_leaks import leaks
+
+    path = getattr(session.config, "hoctap_log", None)
+    if path is None or not path.exists():
+        return
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    found = leaks(path.read_text(encoding="utf-8"))
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"The service's logs of this run contain {', '.join(found)} (log file: {path})."
+        if reporter is not None:
+            reporter.write_line(message, red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_report_header(config: pytest.Config) -> str:
