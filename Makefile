@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fuzz bench lock clean help
+.PHONY: install run test lint fuzz bench bench-prepare bench-lookups bench-writes bench-rescoring bench-soak bench-tools lock clean help
 
 help:
 	@echo "make run    install, migrate, seed (when empty) and serve on 127.0.0.1:$${PORT:-8000}"
@@ -12,6 +12,8 @@ help:
 	@echo "make lint   ruff check and format check"
 	@echo "make fuzz   schemathesis over every operation with EXAMPLES=200 examples each"
 	@echo "make bench  progress benchmark on PostgreSQL (PEOPLE=1000000)"
+	@echo "make bench-lookups / bench-writes / bench-rescoring / bench-soak  throughput benchmarks (REUSE=1 keeps the 1M-people database;"
+	@echo "            soak: MINUTES=10 RATE=100; HOCTAP_BENCH_CODE=<rev> measures a clean copy of a commit)"
 	@echo "make lock   re-pin every transitive dependency (requirements.lock, requirements-dev.lock)"
 
 # (Re)install when the dependency pins change.
@@ -39,9 +41,33 @@ lint: install
 fuzz: install
 	HOCTAP_FUZZ_EXAMPLES=$${EXAMPLES:-200} $(BIN)/python -m pytest tests/test_contract.py
 
-# Progress endpoint vs. a plain recount, PostgreSQL, 1,000,000 synthetic people (several minutes).
+# Benchmarks on PostgreSQL with 1,000,000 synthetic people (HOCTAP_BENCH_DATABASE_URL names the
+# server; see docs/benchmarks.md). REUSE=1 keeps the generated database when it holds the data.
+BENCH_REUSE = $(if $(REUSE),--reuse,)
+
+# Progress endpoint vs. a plain recount (several minutes).
 bench: install
-	$(BIN)/python bench/progress.py --people $${PEOPLE:-1000000}
+	$(BIN)/python bench/progress.py --people $${PEOPLE:-1000000} $(BENCH_REUSE)
+
+# The load generator: Debian's wrk (installed when missing; nothing else is downloaded).
+bench-tools:
+	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+# The database alone (generated once, then reused by the targets below with REUSE=1).
+bench-prepare: install
+	$(BIN)/python bench/common.py prepare --people $${PEOPLE:-1000000} $(BENCH_REUSE)
+
+bench-lookups: install bench-tools
+	$(BIN)/python bench/lookups.py --people $${PEOPLE:-1000000} $(BENCH_REUSE)
+
+bench-writes: install bench-tools
+	$(BIN)/python bench/writes.py --people $${PEOPLE:-1000000} $(BENCH_REUSE)
+
+bench-rescoring: install
+	$(BIN)/python bench/rescoring.py --people $${PEOPLE:-1000000} $(BENCH_REUSE)
+
+bench-soak: install
+	$(BIN)/python bench/soak.py --people $${PEOPLE:-1000000} --minutes $${MINUTES:-10} --rate $${RATE:-100} $(BENCH_REUSE)
 
 # Rebuild the full pin list from a clean environment (run after changing pyproject.toml).
 lock:
