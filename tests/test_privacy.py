@@ -9,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.auth.models import Role
+from app.exceptions import NotAuthenticated
 from app.main import create_app
 from app.privacy.service import purge
 from app.registry.models import Person
@@ -197,3 +199,36 @@ def test_retention_purges_old_access_events(client, desks, person, session, app)
     session.execute(update(PersonAccessEvent).values(at=datetime.now(UTC) - timedelta(days=60)))
     session.commit()
     assert purge(session, access_log_days=30)["access_events"] >= 1
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires():
+    """The lookup paths remember verified tokens (app/auth/dependencies.py); expiry is checked
+    on every request all the same, and a token is forgotten with its account's changes."""
+    from app.auth.dependencies import PrincipalCache
+    from app.auth.principal import Principal
+    from app.auth.tokens import AccessClaims
+
+    start = clock.now()
+    claims = AccessClaims(
+        user_id=7,
+        role="portal_client",
+        token_id="t",
+        issued_at=int(start.timestamp()),
+        credential_version=1,
+        expires_at=start + timedelta(minutes=15),
+    )
+    principal = Principal(7, "cong-thong-tin", Role.PORTAL_CLIENT, frozenset({1}))
+    cache = PrincipalCache(ttl=60)
+    cache.put("token-a", claims, principal)
+    with clock.frozen(start):
+        assert cache.get("token-a") == (claims, principal)
+        assert cache.get("token-b") is None  # another token is verified and loaded afresh
+    with clock.frozen(start + timedelta(minutes=15)), pytest.raises(NotAuthenticated) as refused:
+        cache.get("token-a")
+    assert refused.value.code == "token_expired"
+    cache.forget(7)
+    with clock.frozen(start):
+        assert cache.get("token-a") is None
+    short = PrincipalCache(ttl=0)
+    short.put("token-a", claims, principal)
+    assert short.get("token-a") is None  # nothing is kept beyond the cache time

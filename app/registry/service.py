@@ -8,6 +8,7 @@ units. A record outside it reads as 404; creating or changing something there is
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from functools import cache
 from typing import Protocol
@@ -126,11 +127,32 @@ def home_unit_id(session: Session, title: TitleCode, subject_id: int) -> int | N
     return session.scalar(_home_unit_statement(title), {"subject_id": subject_id})
 
 
+def sees_subjects(principal: Principal) -> bool:
+    """Whether the caller's role and units let it see any subject at all."""
+    return principal.role in (*READERS, Role.PORTAL_CLIENT) and (principal.is_admin or bool(principal.unit_ids))
+
+
+@cache
+def home_unit_ancestors_statement(title: TitleCode) -> Select:
+    """The units above the subject's home unit, the home unit included (`:subject_id`), as
+    `ancestor_id`: none when the subject does not exist. With `sees_subject` it is `within`'s
+    jurisdiction test done on the rows, for a statement whose SQL never changes."""
+    home = _home_unit_statement(title).scalar_subquery()
+    return select(UnitAncestor.ancestor_id).where(UnitAncestor.unit_id == home)
+
+
+def sees_subject(principal: Principal, ancestors: Iterable[int]) -> bool:
+    """`within` on the rows of home_unit_ancestors_statement: the subject exists and lies under
+    one of the caller's units."""
+    ancestors = set(ancestors)
+    return bool(ancestors) and (principal.is_admin or not ancestors.isdisjoint(principal.unit_ids))
+
+
 def visible_home_unit_query(principal: Principal, title: TitleCode, subject_id: int) -> tuple[Select, dict] | None:
     """(statement, parameters) selecting the subject's home unit only when the caller may see
     the subject; None when the caller's role or units see no subject. The jurisdiction test is
     `within`'s, with the units bound as parameters so the statement is built once."""
-    if principal.role not in (*READERS, Role.PORTAL_CLIENT) or not (principal.is_admin or principal.unit_ids):
+    if not sees_subjects(principal):
         return None
     params: dict = {"subject_id": subject_id}
     if not principal.is_admin:
