@@ -13,7 +13,7 @@ help:
 	@echo "make fuzz   schemathesis over every operation with EXAMPLES=200 examples each"
 	@echo "make bench  progress benchmark on PostgreSQL (PEOPLE=1000000)"
 	@echo "make bench-lookups / bench-writes / bench-rescoring / bench-soak  throughput benchmarks (REUSE=1 keeps the 1M-people database;"
-	@echo "            soak: MINUTES=10 RATE=100; HOCTAP_BENCH_CODE=<rev> measures a clean copy of a commit)"
+	@echo "            soak: MINUTES=10 RATE=30; HOCTAP_BENCH_CODE=<rev> measures a clean copy of a commit)"
 	@echo "make lock   re-pin every transitive dependency (requirements.lock, requirements-dev.lock)"
 
 # (Re)install when the dependency pins change.
@@ -67,7 +67,7 @@ bench-rescoring: install
 	$(BIN)/python bench/rescoring.py --people $${PEOPLE:-1000000} $(BENCH_REUSE)
 
 bench-soak: install
-	$(BIN)/python bench/soak.py --people $${PEOPLE:-1000000} --minutes $${MINUTES:-10} --rate $${RATE:-100} $(BENCH_REUSE)
+	$(BIN)/python bench/soak.py --people $${PEOPLE:-1000000} --minutes $${MINUTES:-10} --rate $${RATE:-30} $(BENCH_REUSE)
 
 # Rebuild the full pin list from a clean environment (run after changing pyproject.toml).
 lock:

@@ -150,7 +150,9 @@ def create_db_engine(url: str, pool_size: int = 10, *, statement_timeout_seconds
     else:
         # JIT compilation costs PostgreSQL 25–50 ms on the counting queries, more than it saves
         # on queries that each touch a few thousand rows by index (measured on the benchmark).
-        options = "-c jit=off"
+        # Parallel workers are processes forked per query: under concurrent requests they only
+        # add process start-up (a quarter of the machine's CPU in system time in the soak).
+        options = "-c jit=off -c max_parallel_workers_per_gather=0"
         if statement_timeout_seconds is not None:
             options += f" -c statement_timeout={int(statement_timeout_seconds * 1000)}"
         engine = create_engine(

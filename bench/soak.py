@@ -1,7 +1,7 @@
 """Benchmark: a soak of mixed reads and writes at a set rate against a local server, on
 PostgreSQL with 1,000,000 synthetic people.
 
-    .venv/bin/python bench/soak.py [--reuse] [--minutes 10] [--rate 100]
+    .venv/bin/python bench/soak.py [--reuse] [--minutes 10] [--rate 30]
 
 Prepares `hoctap_bench` (bench/common.py), pre-builds Hà Nội's progress counts for 2025 and
 this year (as the nightly build leaves a deployment), starts `hoctap serve --workers 2` with
@@ -206,7 +206,12 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=common.PEOPLE)
     parser.add_argument("--reuse", action="store_true", help="reuse hoctap_bench when it already holds the data")
     parser.add_argument("--minutes", type=float, default=10, help="length of the soak (default 10)")
-    parser.add_argument("--rate", type=float, default=100, help="requests per second (default 100)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=30,
+        help="requests per second (default 30: what two shared cores hold with this mix)",
+    )
     parser.add_argument(
         "--max-in-flight",
         type=int,
