@@ -68,12 +68,14 @@ def unit_progress(
     tag, fresh = _cached(request, response, session, unit, unit.id, year, basis, segment, clock.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
+    # Kept as the JSON sent (about 6 KB for a commune), not as the model (several times that in
+    # objects): the cache's size bound then bounds its memory too.
     cache = request.app.state.stats_cache
-    result = cache.get(tag)
-    if result is None:
-        result = service.progress(session, unit, year, basis=basis, only_segment=segment)
-        cache.put(tag, result)
-    return result
+    body = cache.get(tag)
+    if body is None:
+        body = service.progress(session, unit, year, basis=basis, only_segment=segment).model_dump_json().encode()
+        cache.put(tag, body)
+    return Response(content=body, media_type="application/json", headers=dict(response.headers))
 
 
 @router.get(
