@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tokens = TokenService(settings)
     app.state.passwords = Passwords(settings)
     app.state.national_ids = NationalIds(settings)
-    app.state.stats_cache = ResultCache()
+    # 1,024 answers of about 6 KB: the hot set of a province's public pages, a few MB per process.
+    app.state.stats_cache = ResultCache(1024)
 
     install_problem_handlers(app)
     # Added last runs first: request id and error capture wrap everything else.
