@@ -279,9 +279,10 @@ def _env(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = task / "children"
-        if children.exists():
-            found += [int(child) for child in children.read_text().split()]
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread (or process) ended meanwhile
+            continue
     return found
 
 
