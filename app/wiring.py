@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.assessments import rescoring
+from app.assessments import rescoring, rescoring_jobs
 from app.database import create_session_factory, owned_session
 from app.jobs import Jobs
 from app.privacy import service as privacy
@@ -51,20 +51,20 @@ def session_factory(
     invalidation.install(factory, on_change=jobs.gathered(rebuild_task, rebuild_delay).add)
 
     def rescore(run_id: int) -> str:
-        outcome = rescoring.work(factory, run_id)
-        if outcome == rescoring.MORE:  # its time slice is over: the rest is the next job's
+        outcome = rescoring_jobs.work(factory, run_id)
+        if outcome == rescoring_jobs.MORE:  # its time slice is over: the rest is the next job's
             rescore_task(run_id)
         return outcome
 
     def rescore_resume() -> int:
-        left = rescoring.resume(factory, seconds=rescoring.SLICE_SECONDS)
+        left = rescoring_jobs.resume(factory, seconds=rescoring_jobs.SLICE_SECONDS)
         for run_id in left:
             rescore_task(run_id)
         return len(left)
 
     rescore_task = jobs.task("rescoring.run", rescore)
     if sweep_minutes:
-        jobs.periodic("rescoring.resume", rescore_resume, every_minutes=sweep_minutes)
+        jobs.periodic("rescoring_jobs.resume", rescore_resume, every_minutes=sweep_minutes)
     rescoring.install(factory, start_job=lambda run_id: rescore_task(run_id))
     return factory
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from app import clock
-from app.assessments import rescoring, service
+from app.assessments import rescoring, rescoring_jobs, service
 from app.assessments.derived import compute, compute_many
 from app.assessments.models import (
     Assessment,
@@ -306,7 +306,7 @@ def test_progress_is_shown_and_a_crashed_run_resumes_without_a_second_revision(
         return session.scalar(select(func.count()).where(Assessment.criteria_version_id == world["new"].id)) - 1
 
     # A worker does one batch of the first part, then its process dies holding the part.
-    assert rescoring.work(no_job, first, worker="dead-worker", max_batches=1) == rescoring.MORE
+    assert rescoring_jobs.work(no_job, first, worker="dead-worker", max_batches=1) == rescoring_jobs.MORE
     with no_job() as s:
         s.execute(update(RescoringRun).where(RescoringRun.id == first).values(worker="dead-worker"))
         s.commit()
@@ -316,10 +316,10 @@ def test_progress_is_shown_and_a_crashed_run_resumes_without_a_second_revision(
 
     # resume() takes up the part nobody holds (its job was lost), not the one whose worker
     # showed itself a moment ago.
-    assert rescoring.resume(no_job) == []
+    assert rescoring_jobs.resume(no_job) == []
     session.expire_all()
     assert (session.get(RescoringRun, second).state, session.get(RescoringRun, first).batches) == ("done", 1)
-    assert rescoring.work(no_job, first) == rescoring.ELSEWHERE
+    assert rescoring_jobs.work(no_job, first) == rescoring_jobs.ELSEWHERE
     shown = client.get(f"{API}/assessment-rescorings/{run_id}", headers=officer).json()
     assert (shown["state"], shown["processed"], shown["batches"]) == ("running", 5, 3)
     assert new_revisions() == 4  # the second part's three but the one whose answers do not fit
@@ -329,14 +329,14 @@ def test_progress_is_shown_and_a_crashed_run_resumes_without_a_second_revision(
         original(*args, **kwargs)  # revisions inserted, old rows superseded …
         raise RuntimeError("the process died")  # … and then no commit
 
-    original = rescoring._write_revisions
-    monkeypatch.setattr(rescoring, "_write_revisions", crash)
+    original = rescoring_jobs._write_revisions
+    monkeypatch.setattr(rescoring_jobs, "_write_revisions", crash)
     with no_job() as s:
         s.execute(update(RescoringRun).where(RescoringRun.id == first).values(worker=None))
         s.commit()
     with pytest.raises(RuntimeError):
-        rescoring.work(no_job, first)
-    monkeypatch.setattr(rescoring, "_write_revisions", original)
+        rescoring_jobs.work(no_job, first)
+    monkeypatch.setattr(rescoring_jobs, "_write_revisions", original)
     session.expire_all()
     part = session.get(RescoringRun, first)
     assert (part.batches, part.processed, part.failures, part.worker, part.error) == (1, 2, 1, None, "RuntimeError")
@@ -348,10 +348,12 @@ def test_progress_is_shown_and_a_crashed_run_resumes_without_a_second_revision(
         s.execute(
             update(RescoringRun)
             .where(RescoringRun.id == first)
-            .values(worker="dead-worker", heartbeat_at=clock.now() - timedelta(seconds=rescoring.LEASE_SECONDS + 1))
+            .values(
+                worker="dead-worker", heartbeat_at=clock.now() - timedelta(seconds=rescoring_jobs.LEASE_SECONDS + 1)
+            )
         )
         s.commit()
-    assert rescoring.resume(no_job) == []  # nothing left over: the part was worked to its end
+    assert rescoring_jobs.resume(no_job) == []  # nothing left over: the part was worked to its end
     shown = client.get(f"{API}/assessment-rescorings/{run_id}", headers=officer).json()
     assert shown["state"] == "done", shown
     assert (shown["processed"], shown["changed"], shown["unchanged"], shown["problems"]) == (7, 2, 4, 1)
@@ -377,7 +379,7 @@ def test_progress_is_shown_and_a_crashed_run_resumes_without_a_second_revision(
             .values(state="running", cursor=first_cursor, worker=None, finished_at=None)
         )
         s.commit()
-    assert rescoring.resume(no_job) == []
+    assert rescoring_jobs.resume(no_job) == []
     session.expire_all()
     assert revisions() == [1] * 6
     assert session.get(RescoringRun, first).state == "done"
@@ -516,24 +518,24 @@ def test_a_run_whose_part_keeps_failing_is_marked_failed(client, app, session, p
     run_id = _start(client, people["canbo.tx"]).json()["id"]
     with no_job() as s:
         first, second = rescoring.parts(s, run_id)
-    original = rescoring._insert_items
+    original = rescoring_jobs._insert_items
 
     def broken(session, run, *args):
         if run.id == first:
             raise RuntimeError("bug")
         return original(session, run, *args)
 
-    monkeypatch.setattr(rescoring, "_insert_items", broken)
-    for _ in range(rescoring.MAX_FAILURES):
+    monkeypatch.setattr(rescoring_jobs, "_insert_items", broken)
+    for _ in range(rescoring_jobs.MAX_FAILURES):
         with pytest.raises(RuntimeError):
-            rescoring.work(no_job, first)
+            rescoring_jobs.work(no_job, first)
     shown = client.get(f"{API}/assessment-rescorings/{run_id}", headers=people["canbo.tx"]).json()
     assert shown["state"] == "running"  # the other part is still to do
-    assert rescoring.work(no_job, second) == rescoring.DONE
+    assert rescoring_jobs.work(no_job, second) == rescoring_jobs.DONE
     run = client.get(f"{API}/assessment-rescorings/{run_id}", headers=people["canbo.tx"]).json()
     assert (run["state"], run["processed"], run["skipped"]) == ("failed", 3, 4)
     assert "RuntimeError" in run["error"] and run["finished_at"]
-    assert rescoring.resume(no_job) == [] and rescoring.work(no_job, run_id) == rescoring.DONE
+    assert rescoring_jobs.resume(no_job) == [] and rescoring_jobs.work(no_job, run_id) == rescoring_jobs.DONE
     assert session.scalar(select(func.count()).where(Assessment.criteria_version_id == world["new"].id)) == 1 + 2
     actions = session.scalars(
         select(AuditEvent.action).where(AuditEvent.entity == "rescoring_run", AuditEvent.entity_id == run_id)
