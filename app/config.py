@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Checks of one national ID from one network (IPv4 address or IPv6 /64) per day: bounds
     # guessing of the birth date without letting a stranger elsewhere lock the owner out.
     title_check_per_id_per_network_per_day: int = Field(default=5, ge=1, le=10_000)
+    # Credential verifications (API and page) per network and minute.
+    credential_verify_per_address_per_minute: int = Field(default=60, ge=1, le=100_000)
     # Failed logins per account and address; successful ones are not counted.
     login_attempts_per_15_minutes: int = Field(default=10, ge=1, le=10_000)
     # Answers that a national ID is already registered elsewhere, per account and hour.
@@ -124,6 +126,13 @@ class Settings(BaseSettings):
     publish_person_names: bool = False
     # Seconds public statistics may be cached by browsers and proxies (ETag revalidates after).
     public_cache_seconds: int = Field(default=60, ge=0, le=86_400)
+
+    # Where the service is reached from outside (https in production): the links inside signed
+    # credentials, their QR codes and printed certificates point here, so it must not change.
+    public_base_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Folder of the keys that sign credentials (`signing-key.pem`, `retired/*.pem`): created in
+    # development, required in production (`hoctap credentials new-key`, `rotate-key`).
+    credential_key_dir: Path = Path("var/credential-keys")
 
     # Interactive API docs at /docs; off by default in production.
     docs_enabled: bool | None = None
@@ -202,6 +211,8 @@ class Settings(BaseSettings):
             problems.append("HOCTAP_JWT_ALGORITHM must be ES256 or RS256 in production")
         if not self.jwt_kid:
             problems.append("HOCTAP_JWT_KID is required in production")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("HOCTAP_PUBLIC_BASE_URL must be the service's https address in production")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -87,6 +87,9 @@ def configure_logging(level: str = "INFO", as_json: bool = True) -> None:
         logging.getLogger(name).propagate = True
     # Huey logs every job it runs at INFO; its warnings and errors are what an operator needs.
     logging.getLogger("huey").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    # WeasyPrint narrates each step of every PDF at INFO, and its fontTools at INFO too.
+    for name in ("weasyprint", "fontTools"):
+        logging.getLogger(name).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 _INTERNAL_ERROR_BODY = json.dumps(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import iter_route_contexts
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from app import clock
@@ -21,8 +22,12 @@ from app.auth.dependencies import PrincipalCache
 from app.auth.passwords import Passwords
 from app.auth.router import router as auth_router
 from app.auth.router import users_router
-from app.auth.tokens import TokenService
+from app.auth.tokens import CredentialKeys, TokenService
 from app.config import Settings, get_settings
+from app.credentials.dependencies import Signing
+from app.credentials.pages import router as credential_pages
+from app.credentials.router import public_router as public_credentials_router
+from app.credentials.router import router as credentials_router
 from app.criteria.router import router as criteria_router
 from app.database import RequestSlots, create_async_db_engine, create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
@@ -110,6 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access_log = access_log
     app.state.rate_limiter = RateLimiter(settings.rate_limit_storage_url, settings.rate_limit_key_prefix)
     app.state.tokens = TokenService(settings)
+    # Development creates its credential key on first start; production must be given one.
+    app.state.credential_signing = Signing(
+        CredentialKeys(settings.credential_key_dir, create=not settings.is_production), settings.public_base_url
+    )
     app.state.passwords = Passwords(settings)
     app.state.national_ids = NationalIds(settings)
     # 1,024 answers of about 6 KB: the hot set of a province's public pages, a few MB per process.
@@ -143,15 +152,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(criteria_router)
     api.include_router(registry_router)
     api.include_router(privacy_router)
+    api.include_router(public_credentials_router)
     api.include_router(assessments_router)
+    api.include_router(credentials_router)
     api.include_router(audit_router)
     api.include_router(stats_router)
     app.include_router(api)
     app.include_router(health_router)
+    app.include_router(credential_pages)
+    app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
-    @app.get("/.well-known/jwks.json", tags=["auth"], summary="Khóa công khai để kiểm tra mã truy cập")
-    def jwks() -> dict:
-        return app.state.tokens.jwks()
+    @app.get(
+        "/.well-known/jwks.json",
+        tags=["auth"],
+        summary="Khóa công khai: kiểm tra mã truy cập và giấy công nhận điện tử (kể cả khóa đã thay)",
+    )
+    def jwks(response: Response) -> dict:
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return {"keys": app.state.tokens.jwks()["keys"] + app.state.credential_signing.keys.jwks()}
 
     # What the access log names a request by: its route's full template, never the path sent.
     app.state.route_templates = {

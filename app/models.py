@@ -3,6 +3,7 @@
 from app.assessments.models import Assessment, Decision, Recognition, RescoringItem, RescoringOutcome, RescoringRun
 from app.audit.models import AuditEvent
 from app.auth.models import RefreshToken, User, UserUnit
+from app.credentials.models import Credential, StatusList
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.database import Base
 from app.privacy.models import PersonAccessEvent
@@ -37,6 +38,7 @@ __all__ = [
     "Clan",
     "ClanHousehold",
     "CountBuild",
+    "Credential",
     "CountVersion",
     "CriteriaVersionProvince",
     "CriteriaVersionRecord",
@@ -57,6 +59,7 @@ __all__ = [
     "RescoringOutcome",
     "RescoringRun",
     "Residence",
+    "StatusList",
     "Target",
     "UnitAncestor",
     "UnitCount",

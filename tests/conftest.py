@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -121,8 +122,13 @@ def database_url(database_factory) -> Iterator[str]:
         yield url
 
 
+# One credential signing key for the test run, made in a temporary folder (never in var/).
+CREDENTIAL_KEY_DIR = Path(tempfile.mkdtemp(prefix="hoctap-credential-keys-"))
+
+
 def make_settings(database_url: str, **overrides) -> Settings:
     values = {
+        "credential_key_dir": CREDENTIAL_KEY_DIR,
         "database_url": database_url,
         "environment": "development",
         # Cheap Argon2 so tests that create accounts stay fast; production uses the default.

@@ -31,6 +31,8 @@ from app.assessments.schemas import (
 from app.auth.dependencies import CurrentPrincipal, lookup_principal, require_roles
 from app.auth.models import Role
 from app.auth.principal import Principal
+from app.credentials import service as credentials
+from app.credentials.dependencies import SigningDep
 from app.database import SessionDep
 from app.exceptions import problem_responses
 from app.params import Day, IdPath, Limit, Offset
@@ -221,8 +223,14 @@ def transition(
     responses=problem_responses(404, 409),
     summary="Ghi quyết định công nhận cho một loạt bản đánh giá",
 )
-def create_decision(session: SessionDep, principal: CurrentPrincipal, body: DecisionCreate) -> DecisionOut:
-    return service.decision_out(session, service.create_decision(session, principal, body))
+def create_decision(
+    session: SessionDep, principal: CurrentPrincipal, signing: SigningDep, body: DecisionCreate
+) -> DecisionOut:
+    """Each recognition gets its signed credential in the same transaction (codes in
+    `recognitions[].credentials`)."""
+    decision = service.create_decision(session, principal, body)
+    credentials.issue_for_decision(session, signing.keys, signing.base_url, principal, decision)
+    return service.decision_out(session, decision)
 
 
 @router.get(

@@ -130,6 +130,9 @@ class RecognitionOut(BaseModel):
     revoked_at: datetime | None
     revoked_on: date | None = Field(description="Ngày thu hồi (theo giờ Việt Nam): từ ngày này danh hiệu bị thu hồi")
     revoked_reason: str | None
+    credentials: list[str] = Field(
+        default_factory=list, description="Mã các giấy công nhận điện tử đã cấp (GET /api/v1/credentials/{mã})"
+    )
 
 
 class DecisionOut(BaseModel):

@@ -41,6 +41,7 @@ from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import Role
 from app.auth.principal import Principal
+from app.credentials import service as credentials
 from app.criteria.models import CriteriaVersionRecord
 from app.criteria.service import answers_problem, model_of, resolve
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
@@ -676,7 +677,8 @@ def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
         .join(CriteriaVersionRecord, CriteriaVersionRecord.id == Recognition.criteria_version_id)
         .where(condition)
         .order_by(Recognition.id)
-    )
+    ).all()
+    codes = credentials.codes_of(session, [r.id for r, *_ in rows])
     return [
         RecognitionOut(
             id=r.id,
@@ -693,6 +695,7 @@ def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
             revoked_at=r.revoked_at,
             revoked_on=r.revoked_on,
             revoked_reason=r.revoked_reason,
+            credentials=codes.get(r.id, []),
         )
         for r, number, decided_on, code, version in rows
     ]
@@ -760,6 +763,9 @@ def revoke(session: Session, principal: Principal, recognition: Recognition, rea
         snapshot(recognition),
         reason=recognition.revoked_reason,
     )
+    # The status lists change in this transaction: no moment where the title is revoked and its
+    # credentials still verify.
+    credentials.revoke_recognition(session, recognition)
     session.flush()
     return _recognition_rows(session, Recognition.id == recognition.id)[0]
 

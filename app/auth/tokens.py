@@ -11,13 +11,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from jose import JWTError, jwk, jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import JWTError, jwk, jws, jwt
+from jose.exceptions import JOSEError
 
 from app import clock
 from app.config import ASYMMETRIC_ALGORITHMS, Settings
@@ -171,3 +176,151 @@ class TokenService:
 def refresh_token_digest(plain: str) -> str:
     # 256 random bits need no slow hash; SHA-256 keeps the lookup indexable.
     return hashlib.sha256(plain.encode("utf-8")).hexdigest()
+
+
+# --- verifiable credentials ------------------------------------------------------------------
+# Certificates of recognised titles are W3C Verifiable Credentials secured as JWS (VC-JOSE-COSE,
+# media type `application/vc+jwt`), always ES256 whatever the access tokens use: anyone must be
+# able to check them with the published public key, years after they were issued.
+
+CREDENTIAL_ALGORITHM = "ES256"
+CREDENTIAL_TYP = "vc+jwt"
+SIGNING_KEY_FILE = "signing-key.pem"
+RETIRED_DIR = "retired"
+
+
+class CredentialSignatureError(ValueError):
+    """A credential whose signature cannot be trusted; `code` says why, for the verifier's answer."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def new_credential_private_key_pem() -> str:
+    """A fresh P-256 private key in PKCS#8 PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
+def _public_jwk(pem: str) -> dict[str, Any]:
+    key = jwk.construct(pem, algorithm=CREDENTIAL_ALGORITHM)
+    return (key.public_key() if not key.is_public() else key).to_dict()
+
+
+def _write_new_file(path, text: str) -> bool:
+    """Create `path` with `text` unless it exists (several processes may start at once)."""
+
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(text)
+    return True
+
+
+class CredentialKeys:
+    """The keys that sign credentials, kept in a folder outside the database:
+    `signing-key.pem` (the private key in use) and `retired/*.pem` (public keys of earlier ones,
+    still published so what they signed keeps verifying). A key id is the key's RFC 7638
+    thumbprint, so it names the key itself and cannot be reused for another."""
+
+    def __init__(self, directory, *, create: bool) -> None:
+        self.directory = Path(directory)
+        signing_path = self.directory / SIGNING_KEY_FILE
+        if not signing_path.exists():
+            if not create:
+                raise ValueError(f"no credential signing key at {signing_path} (run `hoctap credentials new-key`)")
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _write_new_file(signing_path, new_credential_private_key_pem())
+        self._signing_pem = signing_path.read_text(encoding="ascii")
+        if jwk.construct(self._signing_pem, algorithm=CREDENTIAL_ALGORITHM).is_public():
+            raise ValueError(f"{signing_path} must hold a private key")
+        public = _public_jwk(self._signing_pem)
+        self.kid = _jwk_thumbprint(public)
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._add(public)
+        retired = self.directory / RETIRED_DIR
+        for path in sorted(retired.glob("*.pem")) if retired.is_dir() else []:
+            self._add(_public_jwk(path.read_text(encoding="ascii")))
+
+    def _add(self, public_jwk: dict[str, Any]) -> None:
+        kid = _jwk_thumbprint(public_jwk)
+        self._keys[kid] = {**public_jwk, "kid": kid, "use": "sig", "alg": CREDENTIAL_ALGORITHM}
+
+    def jwks(self) -> list[dict[str, Any]]:
+        return list(self._keys.values())
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return jws.sign(
+            body.encode("utf-8"),
+            self._signing_pem,
+            headers={"kid": self.kid, "typ": CREDENTIAL_TYP, "cty": "vc"},
+            algorithm=CREDENTIAL_ALGORITHM,
+        )
+
+    def open(self, token: str) -> dict[str, Any]:
+        """The payload of a credential signed by one of these keys, or CredentialSignatureError."""
+        return open_credential(token, self._keys)
+
+
+def open_credential(token: str, keys: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Check a compact JWS credential against public keys by kid; return its JSON payload."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 20_000 or not token.isascii():
+        raise CredentialSignatureError("malformed")
+    # Only the canonical base64url of each part: otherwise the spare low bits of a part's last
+    # character could change without changing what is signed, and a changed credential verify.
+    for part in token.split("."):
+        try:
+            canonical = base64.urlsafe_b64encode(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        except ValueError:
+            raise CredentialSignatureError("malformed") from None
+        if canonical.rstrip(b"=").decode("ascii") != part:
+            raise CredentialSignatureError("malformed")
+    try:
+        header = jws.get_unverified_header(token)
+    except (JOSEError, ValueError):
+        raise CredentialSignatureError("malformed") from None
+    if not isinstance(header, dict):
+        raise CredentialSignatureError("malformed")
+    # Only ES256 with a known key: "none", HMAC with a public key and any other algorithm are
+    # refused before a signature is checked.
+    if header.get("alg") != CREDENTIAL_ALGORITHM or header.get("typ") != CREDENTIAL_TYP:
+        raise CredentialSignatureError("wrong_algorithm")
+    key = keys.get(str(header.get("kid", "")))
+    if key is None:
+        raise CredentialSignatureError("unknown_key")
+    try:
+        body = jws.verify(token, key, algorithms=[CREDENTIAL_ALGORITHM])
+        payload = json.loads(body)
+    except (JOSEError, ValueError):
+        raise CredentialSignatureError("bad_signature") from None
+    if not isinstance(payload, dict):
+        raise CredentialSignatureError("malformed")
+    return payload
+
+
+def rotate_credential_key(directory) -> tuple[str, str]:
+    """Retire the signing key (its public part stays published) and start a new one."""
+
+    directory = Path(directory)
+    old = CredentialKeys(directory, create=False)
+    retired = directory / RETIRED_DIR
+    retired.mkdir(parents=True, exist_ok=True)
+
+    public_pem = (
+        serialization.load_pem_private_key(old._signing_pem.encode("ascii"), password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    (retired / f"{old.kid}.pem").write_text(public_pem, encoding="ascii")
+    staging = directory / (SIGNING_KEY_FILE + ".new")
+    staging.unlink(missing_ok=True)
+    _write_new_file(staging, new_credential_private_key_pem())
+    os.replace(staging, directory / SIGNING_KEY_FILE)  # atomic: a reader sees the old key or the new
+    return old.kid, CredentialKeys(directory, create=False).kid

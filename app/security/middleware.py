@@ -18,6 +18,14 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
 )
 
+# Public pages: our own stylesheet and inline images (QR codes), forms posting to ourselves.
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+# Printable documents carry their print CSS and QR code inline, and run no script.
+DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -32,7 +40,14 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        csp = DOCS_CSP if path.startswith(("/docs", "/static/docs")) else API_CSP
+        if path.startswith(("/docs", "/static/docs")):
+            csp = DOCS_CSP
+        elif path == "/verify" or path.startswith("/verify/"):
+            csp = PAGE_CSP
+        elif path.endswith(".html"):
+            csp = DOCUMENT_CSP
+        else:
+            csp = API_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
