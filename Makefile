@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fuzz bench bench-prepare bench-lookups bench-writes bench-rescoring bench-soak bench-tools lock clean help
+.PHONY: install system-packages test-packages run test lint fuzz bench bench-prepare bench-lookups bench-writes bench-rescoring bench-soak bench-tools lock clean help
 
 help:
 	@echo "make run    install, migrate, seed (when empty) and serve on 127.0.0.1:$${PORT:-8000}"
@@ -25,12 +25,27 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 
 install: $(STAMP)
 
-run: install
+# Debian packages a feature needs, installed when missing (never a downloaded toolchain or browser):
+# Pango and fonts with Vietnamese glyphs for PDF documents (WeasyPrint); for the tests also
+# chromium (page tests through Playwright) and zbar (reading QR codes back).
+APT_INSTALL = (apt-get install -y -q --no-install-recommends $(1) || (apt-get update -q && apt-get install -y -q --no-install-recommends $(1))) >/dev/null \
+	|| (echo "FAIL: could not install Debian packages: $(1)" >&2; exit 1)
+
+system-packages:
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi 'DejaVu Serif' \
+		|| $(call APT_INSTALL,libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fontconfig)
+
+test-packages: system-packages
+	@command -v chromium >/dev/null || $(call APT_INSTALL,chromium)
+	@command -v zbarimg >/dev/null || $(call APT_INSTALL,zbar-tools)
+	@command -v unshare >/dev/null || $(call APT_INSTALL,util-linux)
+
+run: install system-packages
 	$(BIN)/hoctap migrate
 	$(BIN)/hoctap seed
 	HOCTAP_PORT=$${PORT:-$${HOCTAP_PORT:-8000}} $(BIN)/hoctap serve
 
-test: install
+test: install test-packages
 	$(BIN)/python -m pytest
 
 lint: install

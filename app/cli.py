@@ -408,3 +408,77 @@ def main() -> None:
     except ConfigurationError as error:  # names the variables, never their values
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise SystemExit(2) from None
+
+
+credentials_cli = typer.Typer(help="Giấy công nhận điện tử: khóa ký, cấp bổ sung.", no_args_is_help=True)
+cli.add_typer(credentials_cli, name="credentials")
+
+
+@credentials_cli.command("new-key")
+def credentials_new_key() -> None:
+    """Tạo khóa ký giấy công nhận trong HOCTAP_CREDENTIAL_KEY_DIR (khi chưa có)."""
+    from app.auth.tokens import SIGNING_KEY_FILE, CredentialKeys
+
+    directory = get_settings().credential_key_dir
+    if (directory / SIGNING_KEY_FILE).exists():
+        _fail(f"Đã có khóa ký ở {directory}; dùng `hoctap credentials rotate-key` để thay.")
+    typer.echo(f"Khóa ký mới: {CredentialKeys(directory, create=True).kid}")
+
+
+@credentials_cli.command("rotate-key")
+def credentials_rotate_key() -> None:
+    """Thay khóa ký: khóa cũ vẫn được công bố để kiểm tra những giấy nó đã ký. Khởi động lại dịch vụ sau đó."""
+    from app.auth.tokens import rotate_credential_key
+
+    try:
+        old, new = rotate_credential_key(get_settings().credential_key_dir)
+    except ValueError as error:
+        _fail(str(error))
+    typer.echo(f"Khóa cũ {old} chuyển sang danh sách đã thay; khóa ký mới: {new}. Hãy khởi động lại dịch vụ.")
+
+
+@credentials_cli.command("keys")
+def credentials_keys() -> None:
+    """Liệt kê các khóa được công bố (khóa đang ký đánh dấu *)."""
+    from app.auth.tokens import CredentialKeys
+
+    try:
+        keys = CredentialKeys(get_settings().credential_key_dir, create=False)
+    except ValueError as error:
+        _fail(str(error))
+    for key in keys.jwks():
+        typer.echo(("* " if key["kid"] == keys.kid else "  ") + key["kid"])
+
+
+@credentials_cli.command("issue-missing")
+def credentials_issue_missing(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Số danh hiệu mỗi giao dịch")] = 500,
+) -> None:
+    """Cấp giấy điện tử cho những danh hiệu chưa có (ghi nhận trước khi có chức năng này)."""
+    from sqlalchemy import exists, select
+
+    from app.assessments.models import Recognition
+    from app.auth.principal import SYSTEM
+    from app.auth.tokens import CredentialKeys
+    from app.credentials import service
+    from app.credentials.models import Credential
+
+    settings = get_settings()
+    keys = CredentialKeys(settings.credential_key_dir, create=not settings.is_production)
+    issued = 0
+    while True:
+        with _cli_session() as session:
+            ids = list(
+                session.scalars(
+                    select(Recognition.id)
+                    .where(~exists().where(Credential.recognition_id == Recognition.id))
+                    .order_by(Recognition.id)
+                    .limit(batch)
+                )
+            )
+            if not ids:
+                break
+            facts = service.recognition_facts(session, Recognition.id.in_(ids))
+            issued += len(service.issue(session, keys, settings.public_base_url, SYSTEM, facts))
+        typer.echo(f"Đã cấp {issued} giấy.")
+    typer.echo(f"Xong: {issued} giấy công nhận mới.")

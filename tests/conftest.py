@@ -25,6 +25,7 @@ from app.auth.models import Role, User
 from app.auth.passwords import Passwords
 from app.auth.schemas import UserCreate
 from app.auth.service import create_user
+from app.auth.tokens import CredentialKeys
 from app.config import Settings
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.criteria.service import shipped_files
@@ -124,6 +125,7 @@ def database_url(database_factory) -> Iterator[str]:
 
 # One credential signing key for the test run, made in a temporary folder (never in var/).
 CREDENTIAL_KEY_DIR = Path(tempfile.mkdtemp(prefix="hoctap-credential-keys-"))
+CredentialKeys(CREDENTIAL_KEY_DIR, create=True)  # production-mode apps in tests need it to exist
 
 
 def make_settings(database_url: str, **overrides) -> Settings:

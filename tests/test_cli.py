@@ -17,11 +17,12 @@ HOCTAP = [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 @pytest.fixture
-def cli_env(database_factory):
+def cli_env(database_factory, tmp_path):
     with database_factory() as url:
         yield {
             **os.environ,
             "HOCTAP_DATABASE_URL": url,
+            "HOCTAP_CREDENTIAL_KEY_DIR": str(tmp_path / "credential-keys"),
             "HOCTAP_ARGON2_MEMORY_COST_KIB": "1024",
             "HOCTAP_ARGON2_TIME_COST": "1",
             "HOCTAP_ARGON2_PARALLELISM": "1",
@@ -140,3 +141,18 @@ def test_stats_build_prebuilds_a_province_once(cli_env):
     assert unknown.returncode != 0 and "Không có đơn vị hành chính mã 99" in unknown.stderr
     wrong = run(cli_env, "stats", "build", "--basis", "some")
     assert wrong.returncode != 0 and "basis" in wrong.stderr
+
+
+def test_credential_keys_from_the_command_line(cli_env, tmp_path):
+    keys = tmp_path / "credential-keys"
+    first = run(cli_env, "credentials", "new-key")
+    assert first.returncode == 0, first.stderr
+    kid = first.stdout.split(":")[-1].strip()
+    assert (keys / "signing-key.pem").exists()
+    again = run(cli_env, "credentials", "new-key")
+    assert again.returncode == 1 and "rotate-key" in again.stderr
+    rotated = run(cli_env, "credentials", "rotate-key")
+    assert rotated.returncode == 0 and kid in rotated.stdout
+    listed = run(cli_env, "credentials", "keys").stdout.splitlines()
+    assert len(listed) == 2 and f"  {kid}" in listed and any(line.startswith("* ") for line in listed)
+    assert "BEGIN PUBLIC KEY" in (keys / "retired" / f"{kid}.pem").read_text()

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from app.assessments.models import Recognition
 from app.assessments.service import revoke
@@ -20,7 +23,7 @@ from app.credentials.models import Credential, StatusList
 from app.main import create_app
 from app.wiring import session_factory
 from tests import test_registry_e2e
-from tests.conftest import make_settings, serve
+from tests.conftest import CREDENTIAL_KEY_DIR, make_settings, serve
 from tests.helpers import assert_problem
 from tests.test_registry_e2e import CCCD, CITIZEN_ALL_8, assess, decide, on_day, person, review
 
@@ -285,3 +288,23 @@ def test_verify_page(client, desks, recognised):
         f"/recognitions/{recognised['decision']['recognitions'][0]['id']}/revoke", {"reason": "Sai sót hồ sơ"}
     )
     assert "Đã thu hồi" in client.get(f"/verify/{code}").text
+
+
+def test_issue_missing_gives_older_recognitions_their_credentials(database_url, session, desks, recognised, tmp_path):
+    """Recognitions recorded before credentials existed get theirs from `hoctap credentials
+    issue-missing`; running it again issues nothing."""
+    session.execute(delete(Credential))
+    session.commit()
+    env = {
+        **os.environ,
+        "HOCTAP_DATABASE_URL": database_url,
+        "HOCTAP_CREDENTIAL_KEY_DIR": str(CREDENTIAL_KEY_DIR),
+    }
+    command = [sys.executable, "-c", "from app.cli import main; main()", "credentials", "issue-missing"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0 and "2 giấy" in first.stdout, first.stderr
+    assert session.scalar(select(func.count()).select_from(Credential)) == 2
+    second = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert second.returncode == 0 and "0 giấy" in second.stdout
+    code = session.scalars(select(Credential.code)).first()
+    assert desks["officer"].get(f"/credentials/{code}").json()["status"] == "valid"

@@ -214,6 +214,7 @@ def test_production_hides_docs_and_sends_hsts(database_url):
         jwt_algorithm="ES256",
         jwt_private_key=pem,
         jwt_kid="k1",
+        public_base_url="https://hoctap.example.vn",
     )
     with serve(create_app(settings)) as base, httpx.Client(base_url=base) as client:
         assert client.get("/docs").status_code == 404

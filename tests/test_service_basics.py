@@ -114,6 +114,16 @@ class TestSettings:
                 },
                 "HOCTAP_JWT_KID",
             ),
+            (
+                {
+                    "secret_key": STRONG_SECRET,
+                    "national_id_key": "n" * 40,
+                    "jwt_algorithm": "ES256",
+                    "jwt_private_key": "pem",
+                    "jwt_kid": "k1",
+                },
+                "HOCTAP_PUBLIC_BASE_URL",
+            ),
         ],
     )
     def test_production_refuses_default_or_missing_secrets(self, values, complaint):
@@ -137,6 +147,7 @@ class TestSettings:
             jwt_algorithm="RS256",
             jwt_private_key=pem,
             jwt_kid="rsa-1",
+            public_base_url="https://hoctap.example.vn",
         )
         assert not settings.show_docs
         app = create_app(settings)
@@ -144,6 +155,30 @@ class TestSettings:
             assert_problem(client.get("/docs"), 404, "not_found")
             assert client.get("/openapi.json").status_code == 200
             assert client.get("/.well-known/jwks.json").json()["keys"][0]["kty"] == "RSA"
+
+    def test_production_needs_a_credential_signing_key(self, database_url, tmp_path):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        pem = (
+            ec.generate_private_key(ec.SECP256R1())
+            .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            .decode()
+        )
+        settings = make_settings(
+            database_url,
+            environment="production",
+            secret_key=STRONG_SECRET,
+            national_id_key="n" * 40,
+            jwt_algorithm="ES256",
+            jwt_private_key=pem,
+            jwt_kid="k1",
+            public_base_url="https://hoctap.example.vn",
+            credential_key_dir=tmp_path / "none",
+        )
+        with pytest.raises(ValueError, match="hoctap credentials new-key"):
+            create_app(settings)
+        assert not (tmp_path / "none").exists()  # production never makes its own key
 
     def test_settings_come_from_prefixed_environment(self, monkeypatch):
         monkeypatch.setenv("HOCTAP_DATABASE_URL", "postgresql+psycopg://u@h/db")

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from app.assessments.models import Decision
 from app.credentials.service import RecognitionFacts
+from app.exceptions import Problem
 from app.rules.model import TitleCode
 
 SUBJECT_WORDS = {
@@ -144,8 +145,16 @@ def certificate_html(facts: RecognitionFacts, link: str, size: str) -> str:
 
 def pdf(html: str) -> bytes:
     # Imported on use: it loads Pango, which only documents need.
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except OSError:  # Pango missing on this machine (`make run` installs it)
+        raise Problem(
+            503,
+            "pdf_unavailable",
+            "Chưa in được PDF",
+            "Máy chủ thiếu thư viện Pango để tạo PDF; bản HTML (.html) vẫn in được từ trình duyệt.",
+        ) from None
 
     # Documents are self-contained (the QR code is a data: URI): a renderer allowed to fetch
     # URLs would be a way into the network.
