@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOCTAP_WORKERS=4 \
     HOCTAP_SQLITE_PATH=/srv/hoctap/var/hoctap.sqlite3
 
+# Pango and fonts with Vietnamese glyphs: WeasyPrint renders decisions and certificates to PDF.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fontconfig \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system hoctap \
  && useradd --system --gid hoctap --home-dir /srv/hoctap --create-home --shell /usr/sbin/nologin hoctap
 

@@ -245,12 +245,15 @@ def test_es256_tokens_verify_with_the_published_jwks(es256_server, make_user):
     make_user("admin1")
     with httpx.Client(base_url=url) as client:
         jwks = client.get("/.well-known/jwks.json").json()
-        assert [(k["kid"], k["alg"], k["kty"], k["use"]) for k in jwks["keys"]] == [("key-2026", "ES256", "EC", "sig")]
-        assert "d" not in jwks["keys"][0]  # never the private part
+        # The access-token key, then the keys that sign credentials (a key of their own).
+        access = [k for k in jwks["keys"] if k["kid"] == "key-2026"]
+        assert [(k["kid"], k["alg"], k["kty"], k["use"]) for k in access] == [("key-2026", "ES256", "EC", "sig")]
+        assert len(jwks["keys"]) == 2
+        assert all("d" not in key for key in jwks["keys"])  # never the private part
         token = login(client, "admin1")["access_token"]
         assert jwt.get_unverified_header(token)["kid"] == "key-2026"
         # An independent verifier needs only the published key.
-        claims = jwt.decode(token, jwks["keys"][0], algorithms=["ES256"], audience=settings.jwt_audience)
+        claims = jwt.decode(token, access[0], algorithms=["ES256"], audience=settings.jwt_audience)
         assert claims["role"] == Role.ADMIN
         assert client.get(ME, headers=bearer(token)).status_code == 200
 

@@ -193,6 +193,7 @@ def world(client, make_user) -> World:
             "assessment": filed.json()["id"],
             "decision": decision["id"],
             "recognition": decision["recognitions"][0]["id"],
+            "credential": decision["recognitions"][0]["credentials"][0],
             "rescoring": rescoring.json()["id"],
             "admin_id": client.get(f"{API}/auth/me", headers=admin).json()["id"],
         },
@@ -446,6 +447,40 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
     ("POST", "/api/v1/recognitions/{recognition_id}/revoke"): (
         DECIDE_OBJECT,
         lambda w: {"path": {"recognition_id": w.ids["recognition"]}, "json": {"reason": "Kiểm tra"}},
+    ),
+    ("GET", "/api/v1/recognitions/{recognition_id}/credentials"): (
+        READ_OBJECT,
+        lambda w: {"path": {"recognition_id": w.ids["recognition"]}},
+    ),
+    ("POST", "/api/v1/recognitions/{recognition_id}/credentials"): (
+        DECIDE_OBJECT,
+        lambda w: {"path": {"recognition_id": w.ids["recognition"]}, "json": {}},
+    ),
+    ("GET", "/api/v1/credentials/{code}"): (READ_OBJECT, lambda w: {"path": {"code": w.ids["credential"]}}),
+    ("GET", "/api/v1/credentials/{code}/qr.{kind}"): (
+        READ_OBJECT,
+        lambda w: {"path": {"code": w.ids["credential"], "kind": "svg"}},
+    ),
+    ("GET", "/api/v1/credentials/{code}/certificate.{kind}"): (
+        READ_OBJECT,
+        lambda w: {"path": {"code": w.ids["credential"], "kind": "html"}},
+    ),
+    ("GET", "/api/v1/decisions/{decision_id}/document.{kind}"): (
+        READ_OBJECT,
+        lambda w: {"path": {"decision_id": w.ids["decision"], "kind": "html"}},
+    ),
+    ("POST", "/api/v1/credentials/{code}/suspension"): (
+        DECIDE_OBJECT,
+        lambda w: {"path": {"code": w.ids["credential"]}, "json": {"reason": "Kiểm tra"}},
+    ),
+    ("DELETE", "/api/v1/credentials/{code}/suspension"): (
+        DECIDE_OBJECT,
+        lambda w: {"path": {"code": w.ids["credential"]}},
+    ),
+    ("POST", "/api/v1/credentials/verify"): (PUBLIC, lambda w: {"json": {"credential": "a.b.c"}}),
+    ("GET", "/api/v1/status-lists/{number}/{purpose}"): (
+        PUBLIC,
+        lambda w: {"path": {"number": 1, "purpose": "revocation"}},
     ),
     ("GET", "/api/v1/subjects/{kind}/{subject_id}/titles"): (
         expect(province=(OK, 404), commune=(OK, 404), assessor=(OK, 404), portal=(OK, 404)),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import select
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.assessments.models import Recognition
 from app.auth.dependencies import CurrentPrincipal
@@ -25,8 +26,9 @@ class Signing:
     base_url: str
     # How long verifiers may cache a status list (the list's `ttl`, and Cache-Control).
     status_ttl_seconds: int = 300
-    # Signed status lists by (number, purpose, version): a list is re-signed only when it changes.
-    signed_lists: dict[tuple[int, str, int], str] = field(default_factory=dict)
+    # Signed status lists by (number, purpose, version, digest of the bits): a list is re-signed
+    # only when it changes.
+    signed_lists: dict[tuple[int, str, int, str], str] = field(default_factory=dict)
 
 
 def signing(request: Request) -> Signing:
@@ -34,6 +36,22 @@ def signing(request: Request) -> Signing:
 
 
 SigningDep = Annotated[Signing, Depends(signing)]
+
+
+class CredentialCodeConvertor(Convertor[str]):
+    """Routes written `{code:credential}` match only a credential's code (16 base64url
+    characters), so `/credentials/verify` is never taken for a code: a GET there is 405."""
+
+    regex = "[A-Za-z0-9_-]{16}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("credential", CredentialCodeConvertor())
 CodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16}$", description="Mã công khai của giấy công nhận")]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -51,7 +52,7 @@ def _document(content: bytes | str, media_type: str, filename: str) -> Response:
     )
 
 
-@router.get("/credentials/{code}", response_model=CredentialOut, summary="Một giấy công nhận điện tử")
+@router.get("/credentials/{code:credential}", response_model=CredentialOut, summary="Một giấy công nhận điện tử")
 def read_credential(session: SessionDep, signing: SigningDep, credential: CredentialDep) -> CredentialOut:
     return service.credential_out(session, signing.keys, signing.base_url, credential)
 
@@ -89,7 +90,7 @@ def issue_credential(
 
 
 @router.post(
-    "/credentials/{code}/suspension",
+    "/credentials/{code:credential}/suspension",
     response_model=CredentialOut,
     responses=problem_responses(409),
     summary="Tạm đình chỉ một giấy công nhận (có lý do)",
@@ -103,7 +104,7 @@ def suspend(
 
 
 @router.delete(
-    "/credentials/{code}/suspension",
+    "/credentials/{code:credential}/suspension",
     response_model=CredentialOut,
     responses=problem_responses(409),
     summary="Bỏ tạm đình chỉ một giấy công nhận",
@@ -117,7 +118,7 @@ def reinstate(
 
 
 @router.get(
-    "/credentials/{code}/qr.{kind}",
+    "/credentials/{code:credential}/qr.{kind}",
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}, "description": "Mã QR"}},
     summary="Mã QR của đường dẫn kiểm tra (PNG hoặc SVG)",
@@ -130,7 +131,7 @@ def qr_code(signing: SigningDep, credential: CredentialDep, kind: Annotated[Lite
 
 
 @router.get(
-    "/credentials/{code}/certificate.{kind}",
+    "/credentials/{code:credential}/certificate.{kind}",
     response_class=Response,
     responses={**PDF, **HTML},
     summary="Giấy công nhận để in (A4 hoặc A5, có mã QR kiểm tra)",
@@ -225,11 +226,14 @@ def status_list(
     published = service.published_list(session, number, purpose)
     if published is None:
         raise NotFound("Không có danh sách trạng thái này.")
-    etag = f'"{number}-{purpose}-{published.version}-{signing.keys.kid[:12]}"'
+    # The bits and the signing key name the answer: a restored database or a new key never
+    # meets an old cached list.
+    digest = hashlib.sha256(f"{published.encoded}|{signing.keys.kid}".encode("ascii")).hexdigest()[:20]
+    etag = f'"{number}-{purpose}-{published.version}-{digest}"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={signing.status_ttl_seconds}"}
     if if_none_match == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    key = (number, purpose, published.version)
+    key = (number, purpose, published.version, digest)
     token = signing.signed_lists.get(key)
     if token is None:
         document = service.status_list_document(signing.base_url, published, signing.status_ttl_seconds)
