@@ -130,7 +130,7 @@ class TestSettings:
         with pytest.raises(ValidationError, match=complaint):
             Settings(_env_file=None, environment="production", **values)
 
-    def test_production_with_keys_starts_without_docs(self, database_url):
+    def test_production_with_keys_starts_without_docs(self, database_url, tmp_path):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -150,35 +150,15 @@ class TestSettings:
             public_base_url="https://hoctap.example.vn",
         )
         assert not settings.show_docs
+        # Production never makes its own credential signing key: it must be given one.
+        with pytest.raises(ValueError, match="hoctap credentials new-key"):
+            create_app(settings.model_copy(update={"credential_key_dir": tmp_path / "none"}))
+        assert not (tmp_path / "none").exists()
         app = create_app(settings)
         with serve(app) as base, httpx.Client(base_url=base) as client:
             assert_problem(client.get("/docs"), 404, "not_found")
             assert client.get("/openapi.json").status_code == 200
             assert client.get("/.well-known/jwks.json").json()["keys"][0]["kty"] == "RSA"
-
-    def test_production_needs_a_credential_signing_key(self, database_url, tmp_path):
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        pem = (
-            ec.generate_private_key(ec.SECP256R1())
-            .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-            .decode()
-        )
-        settings = make_settings(
-            database_url,
-            environment="production",
-            secret_key=STRONG_SECRET,
-            national_id_key="n" * 40,
-            jwt_algorithm="ES256",
-            jwt_private_key=pem,
-            jwt_kid="k1",
-            public_base_url="https://hoctap.example.vn",
-            credential_key_dir=tmp_path / "none",
-        )
-        with pytest.raises(ValueError, match="hoctap credentials new-key"):
-            create_app(settings)
-        assert not (tmp_path / "none").exists()  # production never makes its own key
 
     def test_settings_come_from_prefixed_environment(self, monkeypatch):
         monkeypatch.setenv("HOCTAP_DATABASE_URL", "postgresql+psycopg://u@h/db")

@@ -52,6 +52,12 @@ def _document(content: bytes | str, media_type: str, filename: str) -> Response:
     )
 
 
+def _html_or_pdf(html: str, kind: str, name: str) -> Response:
+    if kind == "html":
+        return _document(html, "text/html; charset=utf-8", f"{name}.html")
+    return _document(documents.pdf(html), "application/pdf", f"{name}.pdf")
+
+
 @router.get("/credentials/{code:credential}", response_model=CredentialOut, summary="Một giấy công nhận điện tử")
 def read_credential(session: SessionDep, signing: SigningDep, credential: CredentialDep) -> CredentialOut:
     return service.credential_out(session, signing.keys, signing.base_url, credential)
@@ -145,10 +151,7 @@ def certificate(
 ) -> Response:
     facts = service.facts_of(session, credential.recognition_id)
     html = documents.certificate_html(facts, service.verify_url(signing.base_url, credential.code), size)
-    name = f"giay-cong-nhan-{credential.code}-{size}"
-    if kind == "html":
-        return _document(html, "text/html; charset=utf-8", f"{name}.html")
-    return _document(documents.pdf(html), "application/pdf", f"{name}.pdf")
+    return _html_or_pdf(html, kind, f"giay-cong-nhan-{credential.code}-{size}")
 
 
 @router.get(
@@ -163,10 +166,7 @@ def decision_document(
     commune = session.get(AdministrativeUnit, decision.unit_id)
     items = service.recognition_facts(session, Recognition.decision_id == decision.id)
     html = documents.decision_html(decision, commune.name, items)
-    name = f"quyet-dinh-{decision.id}"
-    if kind == "html":
-        return _document(html, "text/html; charset=utf-8", f"{name}.html")
-    return _document(documents.pdf(html), "application/pdf", f"{name}.pdf")
+    return _html_or_pdf(html, kind, f"quyet-dinh-{decision.id}")
 
 
 # --- public ----------------------------------------------------------------------------------

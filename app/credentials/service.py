@@ -276,6 +276,9 @@ def _allocate(session: Session, count: int) -> list[tuple[int, int]]:
         number = session.scalar(select(func.max(StatusList.number))) or 0
         lists = _lock_lists(session, number) if number else {}
         if not lists or lists["revocation"].allocated >= statuslist.SIZE:
+            # Another transaction may have opened the next list while this one waited for the lock.
+            if (session.scalar(select(func.max(StatusList.number))) or 0) != number:
+                continue
             number += 1
             lists = _new_lists(session, number)
         opened = lists["revocation"]

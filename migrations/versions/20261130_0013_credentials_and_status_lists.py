@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import app.database
+from app import clock
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -61,6 +62,32 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("credentials", schema=None) as batch_op:
         batch_op.create_index("ix_credentials_recognition", ["recognition_id"], unique=False)
+
+    # The first lists exist from the start, so two first decisions never race to create them.
+    lists = sa.table(
+        "status_lists",
+        sa.column("number", sa.Integer),
+        sa.column("purpose", sa.String),
+        sa.column("bits", sa.LargeBinary),
+        sa.column("allocated", sa.Integer),
+        sa.column("version", sa.Integer),
+        sa.column("updated_at", app.database.UTCDateTime(timezone=True)),
+    )
+    now = clock.now()
+    op.bulk_insert(
+        lists,
+        [
+            {
+                "number": 1,
+                "purpose": purpose,
+                "bits": bytes(131_072 // 8),
+                "allocated": 0,
+                "version": 1,
+                "updated_at": now,
+            }
+            for purpose in ("revocation", "suspension")
+        ],
+    )
 
     # ### end Alembic commands ###
 
