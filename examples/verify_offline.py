@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 EXIT = {"valid": 0, "revoked": 1, "suspended": 1, "expired": 1, "invalid": 2}
 
 
-class Invalid(Exception):
+class Untrusted(Exception):  # noqa: N818 - reads as the verdict it carries
     """The credential (or a status list) cannot be trusted; the message says why."""
 
 
@@ -43,10 +43,10 @@ def b64url_decode(part: str) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except ValueError as error:
-        raise Invalid("not base64url") from error
+        raise Untrusted("not base64url") from error
     # Only the canonical encoding: otherwise spare bits of the last character could change.
     if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != part:
-        raise Invalid("not canonical base64url")
+        raise Untrusted("not canonical base64url")
     return raw
 
 
@@ -55,9 +55,8 @@ def public_keys(jwks: dict) -> dict:
     for key in jwks.get("keys", []):
         if key.get("kty") != "EC" or key.get("crv") != "P-256" or "kid" not in key or "d" in key:
             continue  # only public P-256 keys sign credentials
-        numbers = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(b64url_decode(key["x"]), "big"), int.from_bytes(b64url_decode(key["y"]), "big"), ec.SECP256R1()
-        )
+        x, y = (int.from_bytes(b64url_decode(key[name]), "big") for name in ("x", "y"))
+        numbers = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1())
         keys[key["kid"]] = numbers.public_key()
     return keys
 
@@ -67,50 +66,50 @@ def open_jws(token: str, keys: dict) -> dict:
     token = token.strip()
     parts = token.split(".")
     if len(parts) != 3 or not token.isascii():
-        raise Invalid("not a compact JWS")
+        raise Untrusted("not a compact JWS")
     try:
         header = json.loads(b64url_decode(parts[0]))
     except ValueError as error:
-        raise Invalid("unreadable header") from error
+        raise Untrusted("unreadable header") from error
     if not isinstance(header, dict) or header.get("alg") != "ES256" or header.get("typ") != "vc+jwt":
-        raise Invalid("not an ES256 vc+jwt")
+        raise Untrusted("not an ES256 vc+jwt")
     key = keys.get(header.get("kid"))
     if key is None:
-        raise Invalid(f"signed by an unknown key ({header.get('kid')!r})")
+        raise Untrusted(f"signed by an unknown key ({header.get('kid')!r})")
     signature = b64url_decode(parts[2])
     if len(signature) != 64:
-        raise Invalid("bad signature")
+        raise Untrusted("bad signature")
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     try:
         key.verify(der, f"{parts[0]}.{parts[1]}".encode("ascii"), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as error:
-        raise Invalid("bad signature: the content was changed or the signature forged") from error
+        raise Untrusted("bad signature: the content was changed or the signature forged") from error
     try:
         payload = json.loads(b64url_decode(parts[1]))
     except ValueError as error:
-        raise Invalid("unreadable payload") from error
+        raise Untrusted("unreadable payload") from error
     if not isinstance(payload, dict):
-        raise Invalid("payload is not an object")
+        raise Untrusted("payload is not an object")
     return payload
 
 
 def instant(value) -> datetime:
     if not isinstance(value, str):
-        raise Invalid("missing date")
+        raise Untrusted("missing date")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        raise Invalid("date without time zone")
+        raise Untrusted("date without time zone")
     return parsed
 
 
 def bit(encoded: str, index: int) -> bool:
     if not isinstance(encoded, str) or not encoded.startswith("u"):
-        raise Invalid("encodedList is not multibase base64url")
+        raise Untrusted("encodedList is not multibase base64url")
     packed = base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4))
     with gzip.GzipFile(fileobj=io.BytesIO(packed)) as stream:
         bits = stream.read(2_000_001)  # a list is 16 KB; refuse a decompression bomb
     if len(bits) > 2_000_000 or not 0 <= index < len(bits) * 8:
-        raise Invalid("status index outside the list")
+        raise Untrusted("status index outside the list")
     return bool(bits[index // 8] & (0x80 >> (index % 8)))
 
 
@@ -119,10 +118,10 @@ def verify(token: str, jwks: dict, status_lists: list[str], at: datetime) -> dic
     try:
         credential = open_jws(token, keys)
         if "VerifiableCredential" not in (credential.get("type") or []):
-            raise Invalid("not a verifiable credential")
+            raise Untrusted("not a verifiable credential")
         valid_from, valid_until = instant(credential.get("validFrom")), instant(credential.get("validUntil"))
         if valid_from > at:
-            raise Invalid("not valid yet")
+            raise Untrusted("not valid yet")
         lists = {}
         for saved in status_lists:
             status_list = open_jws(saved, keys)
@@ -133,13 +132,13 @@ def verify(token: str, jwks: dict, status_lists: list[str], at: datetime) -> dic
             url, purpose = entry.get("statusListCredential"), entry.get("statusPurpose")
             status_list = lists.get(url)
             if status_list is None:
-                raise Invalid(f"no saved status list {url}")
+                raise Untrusted(f"no saved status list {url}")
             subject = status_list.get("credentialSubject") or {}
             if subject.get("statusPurpose") != purpose:
-                raise Invalid(f"status list {url} is not a {purpose} list")
+                raise Untrusted(f"status list {url} is not a {purpose} list")
             flags[purpose] = bit(subject.get("encodedList"), int(entry.get("statusListIndex")))
             published[purpose] = status_list.get("validFrom")
-    except (Invalid, ValueError, TypeError, AttributeError, OSError, EOFError) as error:
+    except (Untrusted, ValueError, TypeError, AttributeError, OSError, EOFError) as error:
         return {"status": "invalid", "reason": str(error) or error.__class__.__name__}
     if flags.get("revocation"):
         status = "revoked"
@@ -182,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.status_list:
         with open(path, encoding="ascii") as handle:
             lists.append(handle.read().strip())
-    at = datetime.now(timezone.utc)
+    at = datetime.now(timezone.utc)  # noqa: UP017 - the verifier runs on Python 3.9 too
     if args.at:
         at = datetime.fromisoformat(args.at if "T" in args.at else args.at + "T12:00:00+07:00")
     result = verify(token, jwks, lists, at)
