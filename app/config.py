@@ -12,10 +12,10 @@ import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.clock import DEFAULT_TIMEZONE
@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     # Largest request body accepted, in bytes (uploads have their own, smaller limits).
     max_body_bytes: int = Field(default=2_000_000, ge=1_000, le=100_000_000)
+    # Ward portals allowed to frame the public widget (/nhung/don-vi/{code}); empty: nobody.
+    embed_origins: list[Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")]] = Field(
+        default_factory=list
+    )
     # Origins allowed to call the API from a browser (ward portals); empty: no CORS.
     cors_origins: list[str] = Field(default_factory=list)
     # How long staff reads of personal records are kept in the access log.

@@ -44,6 +44,7 @@ from app.security.ratelimit import RateLimiter
 from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
+from app.web.public import router as public_pages
 from app.wiring import rekey_task, session_factory
 
 API_PREFIX = "/api/v1"
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(credential_pages)
+    app.include_router(public_pages)
     app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
     @app.get(

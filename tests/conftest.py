@@ -36,6 +36,7 @@ from app.seeding import load_builtin_seed
 from app.stats.models import DataVersion, Target
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from app.wiring import session_factory
+from tests.browser import browser  # noqa: F401 - the session's chromium, for page tests
 from tests.helpers import DEFAULT_PASSWORD
 
 TEST_DATABASE_URL = os.environ.get("HOCTAP_TEST_DATABASE_URL")

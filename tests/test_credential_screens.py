@@ -5,47 +5,25 @@ docs/screenshots/. Debian's chromium through Playwright; no browser is downloade
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pypdfium2
-import pytest
-from playwright.sync_api import sync_playwright
 
 from tests import test_credentials, test_registry_e2e
+from tests.browser import SHOTS, assert_accessible, shoot
 from tests.test_credentials import first_code
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = Path(os.environ.get("HOCTAP_TEST_SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
-WIDTHS = (360, 1280)
 desks = test_registry_e2e.desks
 recognised = test_credentials.recognised
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is needed for page tests: `make test` installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-def shoot(browser, url: str, name: str) -> list[Path]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for width in WIDTHS:
-        page = browser.new_page(viewport={"width": width, "height": 800})
-        response = page.goto(url)
-        assert response is not None
-        # Nothing wider than the screen: a phone never scrolls sideways.
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        path = SHOTS / f"{name}-{width}.png"
-        page.screenshot(path=str(path), full_page=True)
-        page.close()
-        paths.append(path)
+def shoot_url(browser, url: str, name: str) -> list[Path]:
+    page = browser.new_page()
+    response = page.goto(url)
+    assert response is not None and response.status == 200, url
+    assert_accessible(page)
+    paths = shoot(page, name)
+    page.close()
     return paths
 
 
@@ -62,12 +40,12 @@ def pdf_pages(content: bytes, name: str) -> list[Path]:
 
 def test_verify_page_screens(browser, base_url, desks, recognised):
     code = first_code(recognised)
-    valid = shoot(browser, f"{base_url}/verify/{code}", "verify-valid")
-    empty = shoot(browser, f"{base_url}/verify", "verify-form")
+    valid = shoot_url(browser, f"{base_url}/verify/{code}", "verify-valid")
+    empty = shoot_url(browser, f"{base_url}/verify", "verify-form")
     desks["officer"].post(
         f"/recognitions/{recognised['decision']['recognitions'][0]['id']}/revoke", {"reason": "Sai sót hồ sơ"}
     )
-    revoked = shoot(browser, f"{base_url}/verify/{code}", "verify-revoked")
+    revoked = shoot_url(browser, f"{base_url}/verify/{code}", "verify-revoked")
     assert all(path.stat().st_size > 5_000 for path in [*valid, *empty, *revoked])
 
 

@@ -50,7 +50,7 @@ from app.registry.service import subject_unit, within
 from app.rules import AnswersInvalid, CriteriaVersion, EvaluationContext, Result, TitleCode, evaluate
 from app.rules.model import RecognitionPeriod
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
-from app.units.service import in_jurisdiction, require_current_or_writable, unit_named
+from app.units.service import in_jurisdiction, province_code_of, require_current_or_writable, unit_named
 
 FILERS = (Role.ADMIN, Role.ASSESSOR, Role.COMMUNE_OFFICER)
 DECIDERS = (Role.ADMIN, Role.COMMUNE_OFFICER)
@@ -98,14 +98,6 @@ def _body_hash(body: BaseModel) -> str:
 def _require_filer(session: Session, principal: Principal, unit_id: int, roles=FILERS) -> None:
     if principal.role not in roles or not in_jurisdiction(session, principal, unit_id):
         raise Forbidden("Tài khoản không được thực hiện thao tác này ở đơn vị này.")
-
-
-def _province_code(session: Session, unit_id: int) -> str | None:
-    return session.scalar(
-        select(AdministrativeUnit.code)
-        .join(UnitAncestor, UnitAncestor.ancestor_id == AdministrativeUnit.id)
-        .where(UnitAncestor.unit_id == unit_id, AdministrativeUnit.level == UnitLevel.PROVINCE)
-    )
 
 
 def default_reference_date(period: int) -> date:
@@ -221,7 +213,7 @@ def version_in_force(
     date: the only one an assessment may be filed under. A body naming another version is
     refused (422 on `criteria_version`, saying which version is in force); scoring open
     assessments under another version is the explicit re-scoring operation."""
-    province = _province_code(session, unit_id)
+    province = province_code_of(session, unit_id)
     try:
         version = resolve(session, title, province, on, _managing_level(session, title, subject_id))
     except NotFound as missing:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import date, timedelta
-from functools import cache
+from datetime import timedelta
 
 import segno
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from app.assessments.models import Decision
 from app.credentials.service import RecognitionFacts
 from app.exceptions import Problem
 from app.rules.model import TitleCode
+from app.web.rendering import render, short_date
 
 SUBJECT_WORDS = {
     TitleCode.CITIZEN: ("công dân", "Họ và tên"),
@@ -35,38 +34,12 @@ PAPER_SIZES = ("a4", "a5")
 _UNIT_PREFIXES = ("Phường ", "Xã ", "Thị trấn ", "Đặc khu ")
 
 
-def short_date(day: date) -> str:
-    return f"{day:%d/%m/%Y}"
-
-
-def long_date(day: date) -> str:
-    return f"ngày {day:%d} tháng {day:%m} năm {day:%Y}"
-
-
 def place_name(commune_name: str) -> str:
     """'Phường Thanh Xuân' → 'Thanh Xuân', as the place line of a decision writes it."""
     for prefix in _UNIT_PREFIXES:
         if commune_name.startswith(prefix):
             return commune_name[len(prefix) :]
     return commune_name
-
-
-@cache
-def _environment() -> Environment:
-    environment = Environment(
-        loader=PackageLoader("app", "templates"),
-        autoescape=select_autoescape(("html",), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters["short_date"] = short_date
-    environment.filters["long_date"] = long_date
-    return environment
-
-
-def render(template: str, **context) -> str:
-    return _environment().get_template(template).render(**context)
 
 
 # --- QR codes ---------------------------------------------------------------------------------

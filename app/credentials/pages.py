@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse
 from app import clock
 from app.credentials import service
 from app.credentials.dependencies import SigningDep
-from app.credentials.documents import render, short_date
 from app.credentials.router import VerifyLimit
 from app.credentials.service import parse_instant
 from app.database import SessionDep
+from app.web.rendering import page, short_date
 
 router = APIRouter(include_in_schema=False, dependencies=[VerifyLimit])
 
@@ -47,7 +47,7 @@ def _page(checked: service.Verification | None, status_code: int = 200) -> HTMLR
         "last_day": _local_day(details.get("valid_until"), days_before=1),
         "decided_on": short_date(date.fromisoformat(decided_on)) if isinstance(decided_on, str) else None,
     }
-    return HTMLResponse(render("pages/verify.html", **context), status_code=status_code)
+    return page("pages/verify.html", status_code=status_code, **context)
 
 
 @router.get("/verify", response_class=HTMLResponse)

@@ -26,6 +26,9 @@ PAGE_CSP = (
 # Printable documents carry their print CSS and QR code inline, and run no script.
 DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
 
+# Paths that are not pages: the API, keys, probes and static files get the strictest policy.
+_NOT_PAGES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/openapi.json", "/assets/")
+
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -42,23 +45,24 @@ class SecurityHeadersMiddleware:
         path = scope.get("path", "")
         if path.startswith(("/docs", "/static/docs")):
             csp = DOCS_CSP
-        elif path == "/verify" or path.startswith("/verify/"):
-            csp = PAGE_CSP
         elif path.endswith(".html"):
             csp = DOCUMENT_CSP
-        else:
+        elif path.startswith(_NOT_PAGES):
             csp = API_CSP
+        else:
+            csp = PAGE_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", csp.encode()),
                     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
                 ]
+                # A page that chose its own policy (the widget portals frame) keeps it.
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers += [(b"x-frame-options", b"DENY"), (b"content-security-policy", csp.encode())]
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
                 message = {**message, "headers": headers}

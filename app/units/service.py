@@ -216,6 +216,15 @@ def unit_detail(session: Session, unit: AdministrativeUnit, as_of: date) -> Unit
 # --- jurisdiction ----------------------------------------------------------------------------
 
 
+def province_code_of(session: Session, unit_id: int) -> str | None:
+    """The code of the province a unit lies in (the unit itself for a province)."""
+    return session.scalar(
+        select(AdministrativeUnit.code)
+        .join(UnitAncestor, UnitAncestor.ancestor_id == AdministrativeUnit.id)
+        .where(UnitAncestor.unit_id == unit_id, AdministrativeUnit.level == UnitLevel.PROVINCE)
+    )
+
+
 def in_jurisdiction(session: Session, principal: Principal, unit_id: int) -> bool:
     """The unit is one of the caller's units or lies below one (admins: everywhere)."""
     if principal.is_admin:
