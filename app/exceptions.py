@@ -205,7 +205,7 @@ async def _handle_problem(request: Request, exc: Problem) -> JSONResponse:
     return problem_response(request, exc)
 
 
-async def _handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def handle_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = field_errors(list(exc.errors()))
     fields = ", ".join(error.field for error in errors)
     return problem_response(
@@ -220,7 +220,7 @@ async def _handle_validation(request: Request, exc: RequestValidationError) -> J
     )
 
 
-async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def handle_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code, title, detail = _HTTP_STATUS_PROBLEMS.get(
         exc.status_code,
         (
@@ -275,8 +275,8 @@ async def _handle_operational(request: Request, exc: OperationalError) -> JSONRe
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _handle_operational)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _handle_validation)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, handle_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)  # type: ignore[arg-type]
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

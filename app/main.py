@@ -44,7 +44,11 @@ from app.security.ratelimit import RateLimiter
 from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
+from app.web import errors as page_errors
+from app.web.assessing import router as assessing_pages
+from app.web.deciding import router as deciding_pages
 from app.web.public import router as public_pages
+from app.web.staff import router as staff_pages
 from app.wiring import rekey_task, session_factory
 
 API_PREFIX = "/api/v1"
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.stats_cache = ResultCache(1024)
 
     install_problem_handlers(app)
+    page_errors.install(app)  # pages answer errors as pages; the API keeps problem+json
     # Added last runs first: request id and error capture wrap everything else.
     if settings.cors_origins:
         app.add_middleware(
@@ -162,6 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(credential_pages)
     app.include_router(public_pages)
+    app.include_router(staff_pages)
+    app.include_router(assessing_pages)
+    app.include_router(deciding_pages)
     app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
     @app.get(

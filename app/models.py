@@ -2,7 +2,7 @@
 
 from app.assessments.models import Assessment, Decision, Recognition, RescoringItem, RescoringOutcome, RescoringRun
 from app.audit.models import AuditEvent
-from app.auth.models import RefreshToken, User, UserUnit
+from app.auth.models import RefreshToken, User, UserUnit, WebSession
 from app.credentials.models import Credential, StatusList
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.database import Base
@@ -67,4 +67,5 @@ __all__ = [
     "UnitSuccession",
     "User",
     "UserUnit",
+    "WebSession",
 ]

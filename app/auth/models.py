@@ -64,3 +64,21 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser of the staff pages. The cookie holds a random token; only its SHA-256
+    is stored. A session ends at `expires_at`, at sign-out, or when the account's credential
+    version moves on (a password change signs out every browser)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The per-session secret every form sends back (synchroniser token against CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    credential_version: Mapped[int]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

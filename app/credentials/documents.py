@@ -14,10 +14,11 @@ from datetime import timedelta
 
 import segno
 
-from app.assessments.models import Decision
-from app.credentials.service import RecognitionFacts
+from app.assessments.models import Decision, Recognition
+from app.credentials.service import RecognitionFacts, facts_of, recognition_facts, verify_url
 from app.exceptions import Problem
 from app.rules.model import TitleCode
+from app.units.models import AdministrativeUnit
 from app.web.rendering import render, short_date
 
 SUBJECT_WORDS = {
@@ -132,3 +133,14 @@ def pdf(html: str) -> bytes:
     # Documents are self-contained (the QR code is a data: URI): a renderer allowed to fetch
     # URLs would be a way into the network.
     return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"}, allow_redirects=False)).write_pdf()
+
+
+def decision_document(session, decision: Decision) -> str:
+    """The decision with its attached list, as printable HTML."""
+    commune = session.get(AdministrativeUnit, decision.unit_id)
+    return decision_html(decision, commune.name, recognition_facts(session, Recognition.decision_id == decision.id))
+
+
+def certificate_document(session, base_url: str, code: str, recognition_id: int, size: str) -> str:
+    """The certificate of one credential, as printable HTML with its QR code."""
+    return certificate_html(facts_of(session, recognition_id), verify_url(base_url, code), size)

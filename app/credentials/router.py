@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from app.assessments.models import Recognition
 from app.assessments.router import DecisionDep, RecognitionDep
 from app.assessments.service import DECIDERS
 from app.auth.dependencies import CurrentPrincipal, require_roles
@@ -27,7 +26,6 @@ from app.exceptions import Forbidden, NotFound, problem_responses
 from app.registry.service import READERS
 from app.security import ratelimit
 from app.security.client import client_address
-from app.units.models import AdministrativeUnit
 
 router = APIRouter(
     tags=["credentials"], responses=problem_responses(401, 403, 404), dependencies=[Depends(require_roles(*READERS))]
@@ -149,8 +147,7 @@ def certificate(
     kind: Annotated[Literal["pdf", "html"], Path()],
     size: Paper = "a4",
 ) -> Response:
-    facts = service.facts_of(session, credential.recognition_id)
-    html = documents.certificate_html(facts, service.verify_url(signing.base_url, credential.code), size)
+    html = documents.certificate_document(session, signing.base_url, credential.code, credential.recognition_id, size)
     return _html_or_pdf(html, kind, f"giay-cong-nhan-{credential.code}-{size}")
 
 
@@ -163,9 +160,7 @@ def certificate(
 def decision_document(
     session: SessionDep, decision: DecisionDep, kind: Annotated[Literal["pdf", "html"], Path()]
 ) -> Response:
-    commune = session.get(AdministrativeUnit, decision.unit_id)
-    items = service.recognition_facts(session, Recognition.decision_id == decision.id)
-    html = documents.decision_html(decision, commune.name, items)
+    html = documents.decision_document(session, decision)
     return _html_or_pdf(html, kind, f"quyet-dinh-{decision.id}")
 
 

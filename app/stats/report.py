@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy.orm import Session
@@ -134,3 +135,12 @@ def as_xlsx(session: Session, unit: AdministrativeUnit, year: int) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def download(session: Session, unit: AdministrativeUnit, year: int, format: str) -> Response:
+    """The report as an attachment, for the API and the staff pages alike."""
+    name = f"bao-cao-xhht-{unit.code}-{year}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        return Response(as_csv(session, unit, year), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(as_xlsx(session, unit, year), media_type=XLSX_TYPE, headers=headers)

@@ -175,11 +175,7 @@ def annual_report(
     # the caller's jurisdiction (records by id answer 404 instead; docs/registry.md).
     if not in_jurisdiction(session, principal, unit.id):
         raise Forbidden("Đơn vị này không thuộc phạm vi quản lý của tài khoản.")
-    name = f"bao-cao-xhht-{unit.code}-{year}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if format == "csv":
-        return Response(report.as_csv(session, unit, year), media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(report.as_xlsx(session, unit, year), media_type=report.XLSX_TYPE, headers=headers)
+    return report.download(session, unit, year, format)
 
 
 GroupName = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,31}$", description="Tên nhóm, ví dụ disadvantaged")]

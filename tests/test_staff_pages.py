@@ -1,0 +1,145 @@
+"""The staff pages end to end in a real browser (Debian's chromium through Playwright): an assessor
+signs in, registers a person, fills a Công dân học tập assessment generated from the criteria in
+force and watches the live score change, files it; a second assessor reviews it (four eyes); the
+commune officer decides the batch, prints the certificate and its QR code verifies on /verify.
+Every page passes axe-core and is photographed at 360 and 1280 px."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from app import clock
+from tests import test_registry_e2e
+from tests.browser import assert_accessible, shoot
+from tests.helpers import DEFAULT_PASSWORD
+from tests.test_credential_documents import decode_qr, pdf_images, pdf_text
+
+desks = test_registry_e2e.desks
+CITIZEN_SCORES = {f"c{c}_{i}": "8" for c, n in ((1, 4), (2, 4), (3, 2)) for i in range(1, n + 1)}
+
+
+@pytest.fixture
+def village(desks):
+    return (
+        desks["officer"]
+        .post(
+            "/units/00367/villages", {"name": "Tổ dân phố số 9", "unit_type": "to_dan_pho", "valid_from": "2025-07-01"}
+        )
+        .json()["code"]
+    )
+
+
+def sign_in(browser, base_url: str, username: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    page = context.new_page()
+    page.goto(f"{base_url}/can-bo")
+    assert "/dang-nhap" in page.url  # not signed in: sent to the sign-in page
+    assert_accessible(page)
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{base_url}/can-bo")
+    return context, page
+
+
+def test_sign_in_refuses_a_wrong_password_and_needs_csrf(browser, base_url, desks, client):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base_url}/dang-nhap")
+    page.get_by_label("Tên đăng nhập").fill("thamdinh.a")
+    page.get_by_label("Mật khẩu").fill("sai mật khẩu")
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert "không đúng" in page.locator("[role=alert]").inner_text()
+    assert not any(cookie["name"] == "hoctap_session" for cookie in context.cookies())
+    context.close()
+    # A signed-in browser's form without the session's secret is refused (another site's form).
+    context, page = sign_in(browser, base_url, "thamdinh.a")
+    cookie = next(c for c in context.cookies() if c["name"] == "hoctap_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    forged = page.request.post(f"{base_url}/can-bo/nguoi", form={"full_name": "X", "unit_code": "00367"})
+    assert forged.status == 403
+    context.close()
+
+
+def test_from_assessment_to_verified_certificate(browser, base_url, desks, village, tmp_path):
+    # An assessor registers a person and assesses them.
+    context, page = sign_in(browser, base_url, "thamdinh.a")
+    shoot(page, "staff-start")
+    page.goto(f"{base_url}/can-bo/nguoi")
+    assert_accessible(page)
+    page.locator("#full_name").fill("Lê Thị Hoa")
+    page.locator("#birth_date").fill("1990-04-05")
+    page.get_by_label("Nữ").check()
+    page.locator("#unit_code").fill(village)
+    shoot(page, "staff-people")
+    page.get_by_role("button", name="Đăng ký và đánh giá").click()
+    # The criteria version splits citizens into groups: one question first.
+    page.wait_for_url(re.compile(r"/can-bo/danh-gia/moi"))
+    assert_accessible(page)
+    page.locator("input[name=group]").first.check()
+    page.get_by_role("button", name="Tiếp tục").click()
+    page.wait_for_selector("#assessment")
+    assert_accessible(page)
+    preview = page.locator("#preview")
+    for name, value in list(CITIZEN_SCORES.items())[:3]:
+        page.locator(f"#a_{name}").fill(value)
+    expect(preview).to_contain_text("Chưa chấm được")  # mandatory indicators still empty
+    first = preview.inner_text()
+    for name, value in CITIZEN_SCORES.items():
+        page.locator(f"#a_{name}").fill(value)
+    expect(preview).to_contain_text("Tổng điểm")
+    assert "Đạt" in preview.inner_text() and "80" in preview.inner_text() and preview.inner_text() != first
+    # A wrong value is named beside its field, in Vietnamese, and nothing is filed.
+    page.locator("#a_c1_1").fill("15")
+    page.get_by_role("button", name="Nộp bản đánh giá").click()
+    assert "Điểm phải từ 0 đến" in page.locator(".error-summary").inner_text()
+    assert_accessible(page)
+    shoot(page, "staff-assessment-errors")
+    page.locator("#a_c1_1").fill("8")
+    page.get_by_role("button", name="Nộp bản đánh giá").click()
+    page.wait_for_url(re.compile(r"/can-bo/danh-gia/[0-9a-f-]{36}$"))
+    assert "Đạt" in page.locator(".result").inner_text()
+    assert "một người khác sẽ thẩm định" in page.content()
+    assessment_url = page.url
+    shoot(page, "staff-assessment")
+    context.close()
+
+    # A second assessor reviews it from the queue.
+    context, page = sign_in(browser, base_url, "thamdinh.b")
+    page.goto(f"{base_url}/can-bo/tham-dinh")
+    assert_accessible(page)
+    shoot(page, "staff-review-queue")
+    page.get_by_role("link", name="Xem và thẩm định").first.click()
+    assert page.url == assessment_url
+    page.get_by_role("button", name="Xác nhận thẩm định").click()
+    page.wait_for_url(f"{base_url}/can-bo/tham-dinh")
+    context.close()
+
+    # The commune officer decides the batch and prints the certificate.
+    context, page = sign_in(browser, base_url, "canbo.tx")
+    page.goto(f"{base_url}/can-bo/quyet-dinh/moi?title=citizen&period={clock.today().year}")
+    assert_accessible(page)
+    page.locator("#number").fill("88/QĐ-UBND")
+    page.locator("#signer").fill("Chủ tịch UBND phường Thanh Xuân")
+    shoot(page, "staff-decision-new")
+    page.get_by_role("button", name="Ghi quyết định và cấp giấy công nhận").click()
+    page.wait_for_url(re.compile(r"/can-bo/quyet-dinh/[0-9]+$"))
+    assert_accessible(page)
+    shoot(page, "staff-decision")
+    assert "Lê Thị Hoa" in page.content()
+    decision_pdf = page.request.get(
+        base_url + page.get_by_role("link", name=re.compile("In quyết định")).get_attribute("href")
+    )
+    assert "88/QĐ-UBND" in pdf_text(decision_pdf.body()) and "Lê Thị Hoa" in pdf_text(decision_pdf.body())
+    certificate = page.request.get(base_url + page.get_by_role("link", name="A4").first.get_attribute("href"))
+    assert certificate.headers["content-type"] == "application/pdf"
+    links = [text for image in pdf_images(certificate.body()) for text in decode_qr(image, tmp_path)]
+    assert len(links) == 1
+    # The QR code's link (on the public address) opens the verification page: valid.
+    page.goto(base_url + urlparse(links[0]).path)
+    assert "Hợp lệ" in page.locator(".result").inner_text()
+    context.close()
