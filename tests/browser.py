@@ -1,6 +1,6 @@
 """Helpers for page tests through Playwright and Debian's chromium (not a test module).
 
-A page test module imports the session fixture with ``from tests.browser import browser  # noqa: F401``,
+The fixture ``browser`` is made available to every test by tests/conftest.py; a page test
 opens pages with ``browser.new_page()`` and checks them with ``shoot`` (no sideways scroll at 360 and
 1280 px, full-page screenshots in ``SHOTS``) and ``assert_accessible`` (axe-core, serious and critical
 violations). Nothing is downloaded: chromium is the Debian package that ``make test`` installs, and
@@ -37,9 +37,11 @@ _RUN_AXE = """async () => {
 }"""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless chromium (the Debian package), shared by the whole session."""
+    """Headless chromium (the Debian package), one per test module: Playwright's sync API keeps an
+    event loop running while it is open, which later tests of other modules (asyncio.run) must
+    not meet."""
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed: `make test` installs it (Debian package chromium)"
     with sync_playwright() as playwright:

@@ -7,8 +7,10 @@ Every page passes axe-core and is photographed at 360 and 1280 px."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -143,3 +145,75 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     page.goto(base_url + urlparse(links[0]).path)
     assert "Hợp lệ" in page.locator(".result").inner_text()
     context.close()
+
+
+def test_assessments_filed_offline_are_sent_once_when_the_connection_returns(browser, base_url, desks, village):
+    """In a village without a connection: two forms opened earlier still open, both assessments
+    are kept on the phone with a visible counter, and each is filed exactly once when the
+    connection returns."""
+    assessor = desks["a"]
+    people = [test_registry_e2e.person(assessor, name, village) for name in ("Phạm Văn Tư", "Đỗ Thị Năm")]
+    context, page = sign_in(browser, base_url, "thamdinh.a")
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    forms = [
+        f"{base_url}/can-bo/danh-gia/moi?title=citizen&subject_id={one['id']}&group=commune_resident" for one in people
+    ]
+    for url in forms:  # opened while online: the service worker keeps them
+        page.goto(url)
+        expect(page.locator("#preview")).to_contain_text("Chưa chấm được")
+    context.set_offline(True)
+    for url in forms:
+        page.goto(url)
+        for name, value in CITIZEN_SCORES.items():
+            page.locator(f"#a_{name}").fill(value)
+        page.get_by_role("button", name="Nộp bản đánh giá").click()
+        expect(page.locator("#saved-offline")).to_be_visible()
+    counter = page.locator("#outbox-counter")
+    expect(counter).to_have_text("2 bản đánh giá chờ gửi")
+    shoot(page, "staff-offline-waiting")
+    filed = [
+        assessor.get("/assessments", params={"title": "citizen", "subject_id": one["id"]}).json()["total"]
+        for one in people
+    ]
+    assert filed == [0, 0]  # nothing reached the server
+    context.set_offline(False)
+    expect(counter).to_be_hidden(timeout=15_000)
+    for one in people:
+        items = assessor.get("/assessments", params={"title": "citizen", "subject_id": one["id"]}).json()["items"]
+        assert [(item["status"], item["state"], item["total"]) for item in items] == [("dat", "submitted", 80.0)]
+    # Opening the page again sends nothing more: still one each.
+    page.goto(f"{base_url}/can-bo")
+    page.wait_for_timeout(500)
+    for one in people:
+        assert assessor.get("/assessments", params={"title": "citizen", "subject_id": one["id"]}).json()["total"] == 1
+    context.close()
+
+
+@contextmanager
+def signed_in_client(base_url: str, username: str):
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        response = client.post(
+            "/dang-nhap", data={"username": username, "password": DEFAULT_PASSWORD, "next": "/can-bo"}
+        )
+        assert response.status_code == 303 and response.headers["location"] == "/can-bo"
+        yield client
+
+
+def test_pages_keep_the_apis_jurisdiction_and_roles(base_url, desks, village):
+    """The same rules as the API: a subject of another commune is not found, an assessor cannot
+    decide, a page without a session sends to the sign-in page, and nothing is written."""
+    person = test_registry_e2e.person(desks["a"], "Vũ Văn Sáu", village)
+    form = f"/can-bo/danh-gia/moi?title=citizen&subject_id={person['id']}&group=commune_resident"
+    with httpx.Client(base_url=base_url) as anonymous:
+        response = anonymous.get(form)
+        assert response.status_code == 303 and response.headers["location"].startswith("/dang-nhap?next=")
+    with signed_in_client(base_url, "thamdinh.kd") as other:  # an assessor of Phường Khương Đình
+        response = other.get(form)
+        assert response.status_code == 404 and "Không tìm thấy" in response.text
+        assert response.headers["content-type"].startswith("text/html")
+    with signed_in_client(base_url, "thamdinh.a") as assessor:
+        assert assessor.get(form).status_code == 200
+        response = assessor.get("/can-bo/quyet-dinh/moi")
+        assert response.status_code == 403 and "cán bộ cấp xã" in response.text
+    assert desks["a"].get("/assessments", params={"subject_id": person["id"]}).json()["total"] == 0

@@ -3,10 +3,11 @@ accounts, roles and jurisdiction as the API; the services do the work."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -52,6 +53,19 @@ def errors_from(problem_or_validation) -> list[tuple[str, str]]:
     if problem.errors:
         return [(e.field.removeprefix("body."), e.message) for e in problem.errors]
     return [("form", problem.detail)]
+
+
+SERVICE_WORKER = (Path(__file__).resolve().parent.parent / "static" / "sw.js").read_bytes()
+
+
+@router.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, from the site's root so it may keep the staff pages (its scope)."""
+    return Response(
+        SERVICE_WORKER,
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
 
 
 @router.get("/dang-nhap", response_class=HTMLResponse)
