@@ -49,6 +49,7 @@ from app.web.assessing import router as assessing_pages
 from app.web.deciding import router as deciding_pages
 from app.web.public import router as public_pages
 from app.web.staff import router as staff_pages
+from app.web.subjects import router as subject_pages
 from app.wiring import rekey_task, session_factory
 
 API_PREFIX = "/api/v1"
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_pages)
     app.include_router(assessing_pages)
     app.include_router(deciding_pages)
+    app.include_router(subject_pages)
     app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
     @app.get(

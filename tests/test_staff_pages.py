@@ -74,7 +74,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     page.goto(f"{base_url}/can-bo/nguoi")
     assert_accessible(page)
     page.locator("#full_name").fill("Lê Thị Hoa")
-    page.locator("#birth_date").fill("1990-04-05")
+    page.locator("#birth_date").fill("05/04/1990")  # dd/mm/yyyy, as people write it
     page.get_by_label("Nữ").check()
     page.locator("#unit_code").fill(village)
     shoot(page, "staff-people")
@@ -104,7 +104,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     page.locator("#a_c1_1").fill("8")
     page.get_by_role("button", name="Nộp bản đánh giá").click()
     page.wait_for_url(re.compile(r"/can-bo/danh-gia/[0-9a-f-]{36}$"))
-    assert "Đạt" in page.locator(".result").inner_text()
+    assert "Kết quả chấm: đạt" in page.locator(".result").inner_text()
     assert "một người khác sẽ thẩm định" in page.content()
     assessment_url = page.url
     shoot(page, "staff-assessment")
@@ -115,7 +115,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     page.goto(f"{base_url}/can-bo/tham-dinh")
     assert_accessible(page)
     shoot(page, "staff-review-queue")
-    page.get_by_role("link", name="Xem và thẩm định").first.click()
+    page.get_by_role("link", name="Mở").first.click()
     assert page.url == assessment_url
     page.get_by_role("button", name="Xác nhận thẩm định").click()
     page.wait_for_url(f"{base_url}/can-bo/tham-dinh")
@@ -217,3 +217,95 @@ def test_pages_keep_the_apis_jurisdiction_and_roles(base_url, desks, village):
         response = assessor.get("/can-bo/quyet-dinh/moi")
         assert response.status_code == 403 and "cán bộ cấp xã" in response.text
     assert desks["a"].get("/assessments", params={"subject_id": person["id"]}).json()["total"] == 0
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_households_clans_villages_and_organisations_are_registered_and_assessed(browser, base_url, desks):
+    """A commune officer registers one subject of each kind from the pages; each leads to its
+    title's assessment form, generated from that title's criteria, and appears in its list."""
+    member = None
+    with signed_in_client(base_url, "canbo.tx") as officer:
+        csrf = csrf_of(officer.get("/can-bo/doi-tuong/village").text)
+        created = {}
+        steps = [
+            ("village", {"name": "Tổ dân phố số 12", "unit_type": "to_dan_pho", "unit_code": "00367"}, "community"),
+        ]
+        for kind, form, title in steps:
+            response = officer.post(f"/can-bo/doi-tuong/{kind}", data={**form, "csrf": csrf})
+            assert response.status_code == 303, response.text[:500]
+            assert f"title={title}&subject_id=" in response.headers["location"]
+            created[kind] = int(response.headers["location"].rsplit("=", 1)[1])
+        village = next(
+            u for u in desks["officer"].get("/units/00367").json()["children"] if u["name"] == "Tổ dân phố số 12"
+        )
+        # The village exists from today: its first resident arrives today too.
+        member = (
+            desks["a"]
+            .post(
+                "/people",
+                {"full_name": "Trịnh Văn Bảy", "birth_date": "1980-01-02", "unit_code": village["code"]},
+            )
+            .json()
+        )
+        more = [
+            (
+                "household",
+                {
+                    "name": "Hộ ông Trịnh Văn Bảy",
+                    "unit_code": village["code"],
+                    "person_ids": str(member["id"]),
+                    "head_person_id": str(member["id"]),
+                },
+                "family",
+            ),
+            ("organisation", {"name": "Trường Tiểu học Thanh Xuân", "kind": "school", "unit_code": "00367"}, "unit"),
+        ]
+        for kind, form, title in more:
+            response = officer.post(f"/can-bo/doi-tuong/{kind}", data={**form, "csrf": csrf})
+            assert response.status_code == 303, response.text[:500]
+            assert f"title={title}&subject_id=" in response.headers["location"]
+            created[kind] = int(response.headers["location"].rsplit("=", 1)[1])
+        clan = officer.post(
+            "/can-bo/doi-tuong/clan",
+            data={
+                "name": "Dòng họ Trịnh",
+                "unit_code": "00367",
+                "household_ids": str(created["household"]),
+                "csrf": csrf,
+            },
+        )
+        assert clan.status_code == 303 and "title=clan&subject_id=" in clan.headers["location"]
+        # A bad code list is named, in Vietnamese, and nothing is created.
+        bad = officer.post(
+            "/can-bo/doi-tuong/clan",
+            data={"name": "Dòng họ Lê", "unit_code": "00367", "household_ids": "ba", "csrf": csrf},
+        )
+        assert bad.status_code == 422 and "Mã phải là số" in bad.text
+        for kind, name in (
+            ("household", "Hộ ông Trịnh Văn Bảy"),
+            ("clan", "Dòng họ Trịnh"),
+            ("organisation", "Trường Tiểu học"),
+            ("village", "Tổ dân phố số 12"),
+        ):
+            assert name in officer.get(f"/can-bo/doi-tuong/{kind}").text
+        assert "Dòng họ Lê" not in officer.get("/can-bo/doi-tuong/clan").text
+        # The family form is the family criteria's: its own indicators, none of the citizen's.
+        form = officer.get(
+            clan.headers["location"]
+            .replace("title=clan", "title=family")
+            .replace(clan.headers["location"].rsplit("=", 1)[1], str(created["household"]))
+        )
+        assert form.status_code == 200 and "Gia đình học tập: Hộ ông Trịnh Văn Bảy" in form.text
+    context, page = sign_in(browser, base_url, "canbo.tx")
+    for kind in ("household", "village"):
+        page.goto(f"{base_url}/can-bo/doi-tuong/{kind}")
+        assert_accessible(page)
+        shoot(page, f"staff-subjects-{kind}")
+    page.goto(f"{base_url}/can-bo/danh-gia/moi?title=family&subject_id={created['household']}")
+    assert_accessible(page)
+    shoot(page, "staff-assessment-family")
+    context.close()
+    assert member is not None

@@ -92,12 +92,12 @@ def new_assessment(
 
 
 def _score(ctx: FormContext, group: str | None, answers: dict):
-    """(result, errors by indicator, other errors) of the engine on the form's answers."""
+    """(result, errors by indicator, other errors, unanswered mandatory ids) of the engine on the
+    form's answers."""
     try:
-        return assessments.score_inputs(ctx.model, answers, group, [], ctx.derived), {}, []
+        return assessments.score_inputs(ctx.model, answers, group, [], ctx.derived), {}, [], set()
     except Problem as problem:
-        by_indicator, others = forms.field_errors(problem.errors)
-        return None, by_indicator, others
+        return None, *forms.field_errors(problem.errors)
 
 
 async def _read(request: Request, session, who: Staff) -> tuple[FormContext, dict, str | None, str]:
@@ -118,9 +118,11 @@ async def _read(request: Request, session, who: Staff) -> tuple[FormContext, dic
 async def preview(request: Request, session: SessionDep, who: StaffDep) -> HTMLResponse:
     """The live score (htmx): the engine on what is filled in so far. Writes nothing."""
     ctx, answers, group, _ = await _read(request, session, who)
-    result, errors, others = _score(ctx, group, answers)
+    result, errors, others, missing = _score(ctx, group, answers)
     labels = {indicator.id: indicator.label for indicator in ctx.model.indicators()}
-    return page("staff/_preview.html", result=result, errors=errors, others=others, labels=labels)
+    # What is merely not filled in yet is counted, not listed: the list is for real mistakes.
+    errors = {key: message for key, message in errors.items() if key not in missing}
+    return page("staff/_preview.html", result=result, errors=errors, others=others, labels=labels, missing=len(missing))
 
 
 @router.post("/can-bo/danh-gia", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -139,7 +141,7 @@ async def file_assessment(request: Request, session: SessionDep, who: StaffDep):
         row, _ = assessments.create_assessment(session, who.principal, body)
     except (ValidationError, Problem) as failed:
         if isinstance(failed, Problem) and failed.errors:
-            by_indicator, others = forms.field_errors(failed.errors)
+            by_indicator, others, _ = forms.field_errors(failed.errors)
         else:
             by_indicator, others = {}, errors_from(failed)
         return ctx.render(

@@ -27,6 +27,7 @@ from app.stats import report
 from app.stats.report import TITLE_NAMES
 from app.units.models import AdministrativeUnit
 from app.units.service import get_unit, in_jurisdiction
+from app.web import forms
 from app.web.sessions import CsrfChecked, Staff, StaffDep
 from app.web.staff import errors_from, my_units, staff_page
 
@@ -90,13 +91,14 @@ async def decide(request: Request, session: SessionDep, who: StaffDep):
     _decider(who)
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in ("commune_code", "number", "decided_on", "signer")}
+    typed = {**values, "decided_on": forms.iso_day(values["decided_on"]) or ""}
     try:
         title, period = TitleCode(str(form.get("title"))), int(str(form.get("period")))
     except ValueError:
         raise Problem(422, "validation_failed", "Biểu mẫu không hợp lệ", "Thiếu danh hiệu hoặc năm.") from None
     try:
         body = DecisionCreate(
-            **values, title=title, period=period, assessment_ids=[str(v) for v in form.getlist("assessment_ids")]
+            **typed, title=title, period=period, assessment_ids=[str(v) for v in form.getlist("assessment_ids")]
         )
         decision = assessments.create_decision(session, who.principal, body)
         signing = request.app.state.credential_signing

@@ -5,7 +5,6 @@ marks), and the answers read back from a submitted form. No title has a template
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from app.rules.engine import fmt
@@ -93,6 +92,19 @@ def sections(
     return out
 
 
+def iso_day(text: str) -> str | None:
+    """A day as people write it (05/04/1990, 5/4/1990) or as ISO (1990-04-05), in ISO; anything
+    else is returned as typed, for the schema to refuse with its message. Blank is None."""
+    text = text.strip()
+    if not text:
+        return None
+    parts = text.split("/")
+    if len(parts) == 3 and all(part.isascii() and part.isdigit() for part in parts) and len(parts[2]) == 4:
+        day, month, year = (int(part) for part in parts)
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    return text
+
+
 def read_answers(model: CriteriaVersion, subject_group: str | None, form: dict[str, str]) -> dict[str, Any]:
     """The answers of a submitted form as the API takes them: yes/no as booleans, numbers as
     text (a decimal comma is read as a point; the engine checks the rest). Blank is unanswered."""
@@ -113,23 +125,20 @@ def read_answers(model: CriteriaVersion, subject_group: str | None, form: dict[s
     return answers
 
 
-def field_errors(errors) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """A problem's field errors as {indicator id: message}, and the rest as (field, message)."""
+def field_errors(errors) -> tuple[dict[str, str], list[tuple[str, str]], set[str]]:
+    """A problem's field errors as {indicator id: message}, the rest as (field, message), and the
+    ids of mandatory indicators that are merely not answered yet."""
     by_indicator: dict[str, str] = {}
     others: list[tuple[str, str]] = []
+    missing: set[str] = set()
     for error in errors or []:
         path = error.field
         for prefix in ("body.answers.", "body.derived."):
             if path.startswith(prefix):
                 by_indicator[path[len(prefix) :]] = error.message
+                if error.code == "missing_mandatory":
+                    missing.add(path[len(prefix) :])
                 break
         else:
             others.append((path, error.message))
-    return by_indicator, others
-
-
-def as_number(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
+    return by_indicator, others, missing

@@ -172,6 +172,7 @@ def unit_page(
         versions=criteria_in_force(session, unit),
         sentence_labels=SENTENCE_LABELS,
         publish_people=request.app.state.settings.publish_person_names,
+        reference_date=cached_progress(request, session, unit, year).reference_date,
     )
 
 

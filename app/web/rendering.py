@@ -3,7 +3,7 @@ dates dd/mm/yyyy, thousands with a dot and decimals with a comma."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
 from fastapi.responses import HTMLResponse
@@ -12,6 +12,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 def short_date(day: date | None) -> str:
     return f"{day:%d/%m/%Y}" if day else ""
+
+
+def day_before(day: date) -> date:
+    """An exclusive end (valid_until) as the last day it covers."""
+    return day - timedelta(days=1)
 
 
 def long_date(day: date) -> str:
@@ -54,6 +59,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         short_date=short_date,
+        day_before=day_before,
         long_date=long_date,
         number=number,
         percent=percent,

@@ -22,7 +22,7 @@ from app.registry.schemas import PersonCreate
 from app.security import ratelimit
 from app.security.client import client_address
 from app.units.models import AdministrativeUnit
-from app.web import sessions
+from app.web import forms, sessions
 from app.web.rendering import page
 from app.web.sessions import CsrfChecked, StaffDep
 
@@ -151,7 +151,7 @@ async def register_person(request: Request, session: SessionDep, who: StaffDep):
     try:
         data = PersonCreate(
             full_name=values["full_name"],
-            birth_date=values["birth_date"] or None,
+            birth_date=forms.iso_day(values["birth_date"]),
             sex=values["sex"] or None,
             unit_code=values["unit_code"],
             national_id=national_id or None,
