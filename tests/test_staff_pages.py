@@ -6,21 +6,25 @@ Every page passes axe-core and is photographed at 360 and 1280 px."""
 
 from __future__ import annotations
 
+import io
 import re
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import httpx
+import openpyxl
 import pytest
 from playwright.sync_api import expect
 
 from app import clock
-from tests import test_registry_e2e
+from app.stats.report import XLSX_TYPE
+from tests import test_credentials, test_registry_e2e
 from tests.browser import assert_accessible, shoot
 from tests.helpers import DEFAULT_PASSWORD
 from tests.test_credential_documents import decode_qr, pdf_images, pdf_text
 
 desks = test_registry_e2e.desks
+recognised = test_credentials.recognised
 CITIZEN_SCORES = {f"c{c}_{i}": "8" for c, n in ((1, 4), (2, 4), (3, 2)) for i in range(1, n + 1)}
 
 
@@ -70,6 +74,7 @@ def test_sign_in_refuses_a_wrong_password_and_needs_csrf(browser, base_url, desk
 def test_from_assessment_to_verified_certificate(browser, base_url, desks, village, tmp_path):
     # An assessor registers a person and assesses them.
     context, page = sign_in(browser, base_url, "thamdinh.a")
+    assert_accessible(page)
     shoot(page, "staff-start")
     page.goto(f"{base_url}/can-bo/nguoi")
     assert_accessible(page)
@@ -107,6 +112,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     assert "Kết quả chấm: đạt" in page.locator(".result").inner_text()
     assert "một người khác sẽ thẩm định" in page.content()
     assessment_url = page.url
+    assert_accessible(page)
     shoot(page, "staff-assessment")
     context.close()
 
@@ -309,3 +315,30 @@ def test_households_clans_villages_and_organisations_are_registered_and_assessed
     shoot(page, "staff-assessment-family")
     context.close()
     assert member is not None
+
+
+def test_revocation_and_the_annual_report_from_the_pages(base_url, client, desks, recognised):
+    """A commune officer revokes a title with a reason on the decision's page (the credential's
+    status list says so at once) and downloads the commune's annual report."""
+    decision = recognised["decision"]
+    recognition = decision["recognitions"][0]
+    with signed_in_client(base_url, "canbo.tx") as officer:
+        page = officer.get(f"/can-bo/quyet-dinh/{decision['id']}")
+        assert page.status_code == 200 and "01/QĐ-UBND" in page.text and "14/01/2027" in page.text
+        csrf = csrf_of(page.text)
+        refused = officer.post(f"/can-bo/cong-nhan/{recognition['id']}/thu-hoi", data={"reason": "", "csrf": csrf})
+        assert refused.status_code == 422 and "lý do" in refused.text
+        done = officer.post(
+            f"/can-bo/cong-nhan/{recognition['id']}/thu-hoi", data={"reason": "Hồ sơ không trung thực", "csrf": csrf}
+        )
+        assert done.status_code == 303 and done.headers["location"] == f"/can-bo/quyet-dinh/{decision['id']}"
+        assert "Đã thu hồi" in officer.get(done.headers["location"]).text
+        report = officer.get("/can-bo/bao-cao", params={"unit": "00367", "year": 2025})
+        assert report.status_code == 200 and report.headers["content-type"] == XLSX_TYPE
+        sheet = openpyxl.load_workbook(io.BytesIO(report.content), read_only=True).worksheets[0]
+        assert any("Công dân học tập" in str(cell) for row in sheet.iter_rows(values_only=True) for cell in row)
+        assert officer.get("/can-bo/bao-cao", params={"unit": "00364", "year": 2025}).status_code == 403
+    revoked = next(r for r in desks["officer"].get("/recognitions").json()["items"] if r["id"] == recognition["id"])
+    assert revoked["revoked_reason"] == "Hồ sơ không trung thực"
+    token = desks["officer"].get(f"/credentials/{recognition['credentials'][0]}").json()["credential"]
+    assert client.post("/api/v1/credentials/verify", json={"credential": token}).json()["status"] == "revoked"
