@@ -100,6 +100,8 @@ def test_every_public_page_is_accessible_and_photographed(page, base_url, app, d
         shoot(page, f"public-{name}")
     for path in ("/don-vi/99999", "/don-vi/00367-999"):
         assert page.goto(base_url + path).status == 404
+        assert_accessible(page)
+    shoot(page, "public-not-found")
 
 
 def test_only_configured_portals_may_frame_the_widget(database_url, browser):

@@ -45,6 +45,7 @@ def sign_in(browser, base_url: str, username: str):
     page.goto(f"{base_url}/can-bo")
     assert "/dang-nhap" in page.url  # not signed in: sent to the sign-in page
     assert_accessible(page)
+    shoot(page, "staff-login")
     page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
@@ -87,6 +88,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     # The criteria version splits citizens into groups: one question first.
     page.wait_for_url(re.compile(r"/can-bo/danh-gia/moi"))
     assert_accessible(page)
+    shoot(page, "staff-assessment-group")
     page.locator("input[name=group]").first.check()
     page.get_by_role("button", name="Tiếp tục").click()
     page.wait_for_selector("#assessment")
@@ -306,7 +308,7 @@ def test_households_clans_villages_and_organisations_are_registered_and_assessed
         )
         assert form.status_code == 200 and "Gia đình học tập: Hộ ông Trịnh Văn Bảy" in form.text
     context, page = sign_in(browser, base_url, "canbo.tx")
-    for kind in ("household", "village"):
+    for kind in ("household", "clan", "village", "organisation"):
         page.goto(f"{base_url}/can-bo/doi-tuong/{kind}")
         assert_accessible(page)
         shoot(page, f"staff-subjects-{kind}")
