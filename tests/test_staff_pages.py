@@ -82,7 +82,7 @@ def test_from_assessment_to_verified_certificate(browser, base_url, desks, villa
     page.locator("#full_name").fill("Lê Thị Hoa")
     page.locator("#birth_date").fill("05/04/1990")  # dd/mm/yyyy, as people write it
     page.get_by_label("Nữ").check()
-    page.locator("#unit_code").fill(village)
+    page.locator("#unit_code").select_option(village)  # chosen by name from the caller's villages
     shoot(page, "staff-people")
     page.get_by_role("button", name="Đăng ký và đánh giá").click()
     # The criteria version splits citizens into groups: one question first.

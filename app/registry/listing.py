@@ -52,3 +52,26 @@ def list_subjects(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(model.name, model.id).limit(limit).offset(offset)).all()
     return [(row[0], row[1], row[2]) for row in rows], total
+
+
+def places(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the communes and villages in force under the caller's units, villages
+    named with their commune: what a person may be registered in, for a choice list."""
+    parent = aliased(AdministrativeUnit)
+    today = clock.today()
+    rows = session.execute(
+        select(AdministrativeUnit.code, AdministrativeUnit.name, AdministrativeUnit.level, parent.name)
+        .outerjoin(parent, parent.id == AdministrativeUnit.parent_id)
+        .where(
+            AdministrativeUnit.level.in_((UnitLevel.COMMUNE, UnitLevel.VILLAGE)),
+            within(principal, AdministrativeUnit.id),
+            or_(AdministrativeUnit.valid_from.is_(None), AdministrativeUnit.valid_from <= today),
+            or_(AdministrativeUnit.valid_to.is_(None), AdministrativeUnit.valid_to > today),
+        )
+        .order_by(AdministrativeUnit.code)
+        .limit(2000)
+    ).all()
+    return [
+        (code, f"{name} ({parent_name})" if level == UnitLevel.VILLAGE else name)
+        for code, name, level, parent_name in rows
+    ]

@@ -18,6 +18,7 @@ from app.database import SessionDep
 from app.exceptions import NotAuthenticated, Problem
 from app.registry import service as registry
 from app.registry.dependencies import DuplicateIdAnswers
+from app.registry.listing import places
 from app.registry.schemas import PersonCreate
 from app.security import ratelimit
 from app.security.client import client_address
@@ -140,7 +141,16 @@ def people(
     found, total = [], 0
     if q and q.strip():
         found, total = registry.list_people(session, who.principal, unit_code=None, q=q, limit=50, offset=0)
-    return staff_page("staff/people.html", who, q=q or "", found=found, total=total, errors=[], values={})
+    return staff_page(
+        "staff/people.html",
+        who,
+        q=q or "",
+        found=found,
+        total=total,
+        errors=[],
+        values={},
+        places=places(session, who.principal),
+    )
 
 
 @router.post("/can-bo/nguoi", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -173,5 +183,6 @@ async def register_person(request: Request, session: SessionDep, who: StaffDep):
             total=0,
             errors=errors_from(failed),
             values=values,
+            places=places(session, who.principal),
         )
     return RedirectResponse(f"/can-bo/danh-gia/moi?title=citizen&subject_id={person.id}", status_code=303)
