@@ -32,6 +32,9 @@ from app.criteria.router import router as criteria_router
 from app.database import RequestSlots, create_async_db_engine, create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
+from app.imports.router import UPLOAD_PATH as IMPORT_UPLOAD_PATH
+from app.imports.router import router as imports_router
+from app.imports.sheets import MAX_BYTES as IMPORT_MAX_BYTES
 from app.jobs import Jobs
 from app.logs import RequestContextMiddleware, configure_logging
 from app.privacy.access_log import AccessLog
@@ -102,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.request_slots = RequestSlots(settings.database_pool_size)
     app.state.session_factory = session_factory(
-        engine, jobs, settings.count_sweep_minutes, settings.count_rebuild_delay_seconds
+        engine, jobs, settings.count_sweep_minutes, settings.count_rebuild_delay_seconds, NationalIds(settings)
     )
     # The lookups served without a thread per request (app/assessments/lookups.py).
     app.state.async_engine = create_async_db_engine(
@@ -143,7 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(InputGuardMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        InputGuardMiddleware, limit=settings.max_body_bytes, uploads={IMPORT_UPLOAD_PATH: IMPORT_MAX_BYTES + 100_000}
+    )
     app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     app.add_middleware(RequestContextMiddleware)
@@ -162,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(public_credentials_router)
     api.include_router(assessments_router)
     api.include_router(credentials_router)
+    api.include_router(imports_router)
     api.include_router(audit_router)
     api.include_router(stats_router)
     app.include_router(api)

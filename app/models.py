@@ -6,6 +6,7 @@ from app.auth.models import RefreshToken, User, UserUnit, WebSession
 from app.credentials.models import Credential, StatusList
 from app.criteria.models import CriteriaVersionProvince, CriteriaVersionRecord
 from app.database import Base
+from app.imports.models import ImportJob
 from app.privacy.models import PersonAccessEvent
 from app.registry.models import (
     Clan,
@@ -46,6 +47,7 @@ __all__ = [
     "Decision",
     "Household",
     "HouseholdMember",
+    "ImportJob",
     "OfficialDenominator",
     "Organisation",
     "OrganisationStaff",

@@ -51,3 +51,16 @@ def forbidden_character(text: str, *, single_line: bool = False) -> str | None:
     """The first character no input may carry, as `U+XXXX`, or None."""
     match = (FORBIDDEN_IN_LINE if single_line else FORBIDDEN_IN_TEXT).search(text)
     return f"U+{ord(match.group()):04X}" if match else None
+
+
+def iso_day(text: str) -> str | None:
+    """A day as people write it (05/04/1990, 5/4/1990) or as ISO (1990-04-05), in ISO; anything
+    else is returned as typed, for the schema to refuse with its message. Blank is None."""
+    text = text.strip()
+    if not text:
+        return None
+    parts = text.split("/")
+    if len(parts) == 3 and all(part.isascii() and part.isdigit() for part in parts) and len(parts[2]) == 4:
+        day, month, year = (int(part) for part in parts)
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    return text

@@ -11,16 +11,23 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.assessments import rescoring, rescoring_jobs
+from app.config import get_settings
 from app.database import create_session_factory, owned_session
+from app.imports import service as imports
 from app.jobs import Jobs
 from app.privacy import service as privacy
+from app.registry.national_id import NationalIds
 from app.stats import invalidation
 from app.stats import jobs as count_jobs
 from app.stats.service import STALE_COUNTS
 
 
 def session_factory(
-    engine: Engine, jobs: Jobs | None = None, sweep_minutes: int = 1, rebuild_delay: float = 0.0
+    engine: Engine,
+    jobs: Jobs | None = None,
+    sweep_minutes: int = 1,
+    rebuild_delay: float = 0.0,
+    national_ids: NationalIds | None = None,
 ) -> sessionmaker[Session]:
     """Sessions whose writes keep the pre-built statistics exact. With `jobs`, what a write
     makes stale (and what a read had to count live) is queued to be rebuilt there, and a sweep
@@ -31,6 +38,7 @@ def session_factory(
     if jobs is None:
         invalidation.install(factory)
         rescoring.install(factory)
+        imports.install(factory)
         return factory
 
     def rebuild(units: list[int]) -> int:
@@ -66,6 +74,21 @@ def session_factory(
     if sweep_minutes:
         jobs.periodic("rescoring_jobs.resume", rescore_resume, every_minutes=sweep_minutes)
     rescoring.install(factory, start_job=lambda run_id: rescore_task(run_id))
+
+    def run_import(job_id: int) -> str:
+        return imports.run(factory, national_ids or NationalIds(get_settings()), job_id)
+
+    def resume_imports() -> int:
+        with owned_session(factory) as session:
+            waiting = imports.stale(session)
+        for job_id in waiting:
+            import_task(job_id)
+        return len(waiting)
+
+    import_task = jobs.task("imports.run", run_import, retries=0)
+    if sweep_minutes:
+        jobs.periodic("imports.resume", resume_imports, every_minutes=sweep_minutes)
+    imports.install(factory, start_job=lambda job_id: import_task(job_id))
     return factory
 
 

@@ -12,6 +12,7 @@ administrative unit (public) outside it, or with a role that may not act, is 403
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,6 +183,21 @@ def world(client, make_user) -> World:
         headers=bearer(login(client, "communeofficerin")["access_token"]),
     )
     assert rescoring.status_code == 202, rescoring.text
+    # An import of the administrator's with an error report: only its creator (or an admin) sees it.
+    upload = client.post(
+        f"{API}/imports",
+        headers=admin,
+        data={"kind": "people", "dry_run": "true"},
+        files={"file": ("x.csv", "Họ và tên,Mã nơi cư trú\nAn,99999\n".encode())},
+    )
+    assert upload.status_code == 202, upload.text
+    import_id = upload.json()["id"]
+    for _ in range(300):  # the check runs in the background: wait for its report
+        if client.get(f"{API}/imports/{import_id}", headers=admin).json()["state"] == "refused":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the import was not checked")
     return World(
         ids={
             "village": village["code"],
@@ -195,6 +211,7 @@ def world(client, make_user) -> World:
             "recognition": decision["recognitions"][0]["id"],
             "credential": decision["recognitions"][0]["credentials"][0],
             "rescoring": rescoring.json()["id"],
+            "import": import_id,
             "admin_id": client.get(f"{API}/auth/me", headers=admin).json()["id"],
         },
         etag=filed.headers["etag"],
@@ -478,6 +495,22 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
         lambda w: {"path": {"code": w.ids["credential"]}},
     ),
     ("POST", "/api/v1/credentials/verify"): (PUBLIC, lambda w: {"json": {"credential": "a.b.c"}}),
+    ("GET", "/api/v1/imports/templates/{kind}.xlsx"): (
+        expect(commune=(OK, OK), assessor=(OK, OK)),
+        lambda w: {"path": {"kind": "people"}},
+    ),
+    ("POST", "/api/v1/imports"): (
+        expect(commune=(OK, OK), assessor=(OK, OK)),  # rows outside the caller's units are refused when checked
+        lambda w: {"data": {"kind": "people", "dry_run": "true"}, "files": {"file": ("a.csv", b"H\n")}},
+    ),
+    ("GET", "/api/v1/imports/{job_id}"): (
+        expect(commune=(404, 404), assessor=(404, 404)),
+        lambda w: {"path": {"job_id": w.ids["import"]}},
+    ),
+    ("GET", "/api/v1/imports/{job_id}/errors.xlsx"): (
+        expect(commune=(404, 404), assessor=(404, 404)),
+        lambda w: {"path": {"job_id": w.ids["import"]}},
+    ),
     ("GET", "/api/v1/status-lists/{number}/{purpose}"): (
         PUBLIC,
         lambda w: {"path": {"number": 1, "purpose": "revocation"}},

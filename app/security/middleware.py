@@ -157,21 +157,24 @@ class InputGuardMiddleware:
       work of the request is cancelled instead of running on for nobody.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        # Paths that take files (spreadsheet imports) and their own, larger limit.
+        self.uploads = uploads or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope.get("path", ""), self.limit)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.limit + 1
-                if declared > self.limit:
+                    declared = limit + 1
+                if declared > limit:
                     await self._refuse(send)
                     return
         chunks, size = [], 0
@@ -181,7 +184,7 @@ class InputGuardMiddleware:
                 return  # the client left before sending its body
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.limit:
+            if size > limit:
                 await self._refuse(send)
                 return
             if not message.get("more_body", False):

@@ -230,3 +230,9 @@ def install(factory: sessionmaker[Session], on_change: Callable[[set[int]], None
         event.listen(factory, "before_commit", _before_commit)
         event.listen(factory, "after_commit", _after_commit)
         event.listen(factory, "after_rollback", _after_rollback)
+
+
+def note_units(session: Session, unit_ids: set[int]) -> None:
+    """Rows written with bulk SQL in this transaction live in these units: their counts go stale
+    at commit, as if the ORM had flushed them (the import of spreadsheets uses this)."""
+    session.info.setdefault(KEY, Touched()).units.update(unit_ids)

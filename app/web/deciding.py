@@ -25,9 +25,9 @@ from app.registry.service import within
 from app.rules.model import TitleCode
 from app.stats import report
 from app.stats.report import TITLE_NAMES
+from app.text import iso_day
 from app.units.models import AdministrativeUnit
 from app.units.service import get_unit, in_jurisdiction
-from app.web import forms
 from app.web.sessions import CsrfChecked, Staff, StaffDep
 from app.web.staff import errors_from, my_units, staff_page
 
@@ -91,7 +91,7 @@ async def decide(request: Request, session: SessionDep, who: StaffDep):
     _decider(who)
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in ("commune_code", "number", "decided_on", "signer")}
-    typed = {**values, "decided_on": forms.iso_day(values["decided_on"]) or ""}
+    typed = {**values, "decided_on": iso_day(values["decided_on"]) or ""}
     try:
         title, period = TitleCode(str(form.get("title"))), int(str(form.get("period")))
     except ValueError:

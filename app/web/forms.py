@@ -92,19 +92,6 @@ def sections(
     return out
 
 
-def iso_day(text: str) -> str | None:
-    """A day as people write it (05/04/1990, 5/4/1990) or as ISO (1990-04-05), in ISO; anything
-    else is returned as typed, for the schema to refuse with its message. Blank is None."""
-    text = text.strip()
-    if not text:
-        return None
-    parts = text.split("/")
-    if len(parts) == 3 and all(part.isascii() and part.isdigit() for part in parts) and len(parts[2]) == 4:
-        day, month, year = (int(part) for part in parts)
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    return text
-
-
 def read_answers(model: CriteriaVersion, subject_group: str | None, form: dict[str, str]) -> dict[str, Any]:
     """The answers of a submitted form as the API takes them: yes/no as booleans, numbers as
     text (a decimal comma is read as a point; the engine checks the rest). Blank is unanswered."""

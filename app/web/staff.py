@@ -15,15 +15,16 @@ from app import clock
 from app.auth.models import UserUnit
 from app.auth.service import authenticate
 from app.database import SessionDep
-from app.exceptions import NotAuthenticated, Problem
+from app.exceptions import NotAuthenticated, Problem, field_errors
 from app.registry import service as registry
 from app.registry.dependencies import DuplicateIdAnswers
 from app.registry.listing import places
 from app.registry.schemas import PersonCreate
 from app.security import ratelimit
 from app.security.client import client_address
+from app.text import iso_day
 from app.units.models import AdministrativeUnit
-from app.web import forms, sessions
+from app.web import sessions
 from app.web.rendering import page
 from app.web.sessions import CsrfChecked, StaffDep
 
@@ -45,11 +46,7 @@ def staff_page(template: str, who: sessions.Staff, status_code: int = 200, **con
 def errors_from(problem_or_validation) -> list[tuple[str, str]]:
     """(field, message) pairs of a service's problem or a schema's validation error."""
     if isinstance(problem_or_validation, ValidationError):
-        out = []
-        for error in problem_or_validation.errors(include_url=False):
-            name = ".".join(str(part) for part in error["loc"]) or "form"
-            out.append((name, error["msg"].removeprefix("Value error, ")))
-        return out
+        return [(e.field, e.message) for e in field_errors(problem_or_validation.errors(include_url=False))]
     problem: Problem = problem_or_validation
     if problem.errors:
         return [(e.field.removeprefix("body."), e.message) for e in problem.errors]
@@ -161,7 +158,7 @@ async def register_person(request: Request, session: SessionDep, who: StaffDep):
     try:
         data = PersonCreate(
             full_name=values["full_name"],
-            birth_date=forms.iso_day(values["birth_date"]),
+            birth_date=iso_day(values["birth_date"]),
             sex=values["sex"] or None,
             unit_code=values["unit_code"],
             national_id=national_id or None,

@@ -1,0 +1,195 @@
+"""Import jobs: an uploaded file becomes a job that a background worker checks and, unless it is
+a dry run or a row has an error, writes in one transaction (all or nothing). A worker killed in
+the middle leaves nothing written; the job is taken up again once its heartbeat is old. The same
+file uploaded again is answered with what the first upload did."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import clock
+from app.audit.service import record as audit
+from app.auth.models import User
+from app.auth.principal import Principal
+from app.auth.service import load_principal
+from app.database import owned_session
+from app.exceptions import NotFound, Problem
+from app.imports import people, sheets
+from app.imports.models import ImportJob, ImportState
+from app.registry.national_id import NationalIds
+from app.registry.service import WRITERS
+
+logger = logging.getLogger("hoctap.imports")
+KINDS = {"people": people}
+PENDING, START = "import_jobs_pending", "import_jobs_start"
+STALE_AFTER = timedelta(minutes=2)
+MAX_ATTEMPTS = 3
+SHOWN_ERRORS = 100
+
+
+def template(kind: str) -> bytes:
+    module = KINDS[kind]
+    return sheets.template(module.COLUMNS, "Mẫu nhập danh sách công dân", module.EXAMPLE)
+
+
+def start(
+    session: Session, principal: Principal, kind: str, file_name: str, content: bytes, dry_run: bool, on_day: date
+) -> tuple[ImportJob, bool]:
+    """A job for the file (202), or the job that already imported this same file (200)."""
+    if principal.role not in WRITERS:
+        raise Problem(403, "forbidden", "Không có quyền", "Tài khoản này không được nhập dữ liệu.")
+    if not content:
+        raise Problem(422, "validation_failed", "Tệp trống", "Tệp gửi lên không có nội dung.")
+    digest = hashlib.sha256(content).hexdigest()
+    done = session.scalar(
+        select(ImportJob)
+        .where(
+            ImportJob.file_digest == digest,
+            ImportJob.kind == kind,
+            ImportJob.dry_run.is_(False),
+            ImportJob.state == ImportState.DONE,
+            ImportJob.created_by_id == (principal.id or None),
+        )
+        .order_by(ImportJob.id.desc())
+    )
+    if done is not None and not dry_run:
+        return done, False
+    job = ImportJob(
+        public_id=str(uuid.uuid4()),
+        kind=kind,
+        state=ImportState.QUEUED,
+        dry_run=dry_run,
+        file_name=file_name[:200],
+        file_digest=digest,
+        content=content,
+        on_day=on_day,
+        created_by_id=principal.id or None,
+    )
+    session.add(job)
+    session.flush()
+    audit(session, principal, "upload", "import_job", job.id, None, None, kind=kind, dry_run=dry_run)
+    session.info.setdefault(PENDING, []).append(job.id)
+    return job, True
+
+
+def get(session: Session, principal: Principal, public_id: str) -> ImportJob:
+    job = session.scalar(select(ImportJob).where(ImportJob.public_id == public_id.lower()))
+    if job is None or not (principal.is_admin or job.created_by_id == principal.id):
+        raise NotFound("Không tìm thấy lần nhập này.")
+    return job
+
+
+def summary(job: ImportJob) -> dict[str, Any]:
+    return {
+        "id": job.public_id,
+        "kind": job.kind,
+        "state": job.state,
+        "dry_run": job.dry_run,
+        "file_name": job.file_name,
+        "on_day": job.on_day,
+        "total_rows": job.total_rows,
+        "checked_rows": job.checked_rows,
+        "created": job.created,
+        "matched": job.matched,
+        "error_count": job.error_count,
+        "errors": json.loads(job.errors),
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def run(factory: sessionmaker[Session], ids: NationalIds, job_id: int) -> str:
+    """Check the file and write it (one transaction). Returns the job's final state."""
+    with owned_session(factory) as session:
+        job = session.get(ImportJob, job_id)
+        if job is None or job.state not in (ImportState.QUEUED, ImportState.RUNNING):
+            return job.state if job else "missing"
+        if job.attempts >= MAX_ATTEMPTS:
+            job.state, job.finished_at = ImportState.FAILED, clock.now()
+            return job.state
+        job.state, job.attempts, job.heartbeat_at = ImportState.RUNNING, job.attempts + 1, clock.now()
+    with owned_session(factory) as session:
+        job = session.get(ImportJob, job_id)
+        user = session.get(User, job.created_by_id) if job.created_by_id else None
+        principal = load_principal(session, user.id, user.credential_version) if user else None
+        if principal is None:
+            job.state, job.finished_at = ImportState.FAILED, clock.now()
+            job.errors = json.dumps(
+                [{"row": 0, "column": "", "value": None, "reason": "Tài khoản đã nhập tệp không còn hiệu lực."}]
+            )
+            return job.state
+        module = KINDS[job.kind]
+
+        def progress(count: int) -> None:
+            with owned_session(factory) as other:  # visible at once, apart from the import's transaction
+                other.execute(
+                    ImportJob.__table__.update()
+                    .where(ImportJob.id == job_id)
+                    .values(checked_rows=count, heartbeat_at=clock.now())
+                )
+
+        try:
+            checked = module.check(session, principal, ids, job.on_day, sheets.rows(job.content), progress)
+        except sheets.UnreadableFileError as unreadable:
+            checked = module.Checked(errors=[{"row": 0, "column": "", "value": None, "reason": str(unreadable)}])
+        job.total_rows = job.checked_rows = checked.rows
+        job.error_count, job.matched = len(checked.errors), checked.matched
+        job.errors = json.dumps(checked.errors[:SHOWN_ERRORS], ensure_ascii=False)
+        job.finished_at = clock.now()
+        if checked.errors:
+            job.state, job.error_report, job.created = ImportState.REFUSED, sheets.error_report(checked.errors), 0
+            return job.state
+        job.created = len(checked.new)
+        if not job.dry_run:
+            job.created = module.write(session, ids, checked)
+            audit(
+                session, principal, "import", "import_job", job.id, None, None, created=job.created, matched=job.matched
+            )
+        job.state = ImportState.DONE
+        return job.state
+
+
+def stale(session: Session) -> list[int]:
+    """Jobs waiting, or whose worker has been silent too long (killed): to be run again."""
+    limit = clock.now() - STALE_AFTER
+    return list(
+        session.scalars(
+            select(ImportJob.id).where(
+                (ImportJob.state == ImportState.QUEUED)
+                | ((ImportJob.state == ImportState.RUNNING) & (ImportJob.heartbeat_at < limit))
+            )
+        )
+    )
+
+
+def install(factory: sessionmaker[Session], start_job: Callable[[int], Any] | None = None) -> None:
+    """Queue every job a transaction of `factory`'s sessions made, once it has committed."""
+    if start_job is not None:
+        factory.kw.setdefault("info", {})[START] = start_job
+    if not event.contains(factory, "after_commit", _after_commit):
+        event.listen(factory, "after_commit", _after_commit)
+        event.listen(factory, "after_rollback", lambda session: session.info.pop(PENDING, None))
+
+
+def _after_commit(session: Session) -> None:
+    jobs = session.info.pop(PENDING, None)
+    start_job = session.info.get(START)
+    for job_id in jobs or ():
+        if start_job is None:
+            continue  # the periodic resume takes it up
+        try:
+            start_job(job_id)
+        except Exception as error:  # recorded; the periodic resume takes it up
+            logger.warning("could not queue import job %s: %s", job_id, type(error).__name__)
