@@ -14,7 +14,6 @@ from app.criteria import service as criteria
 from app.criteria.service import model_of
 from app.database import SessionDep
 from app.exceptions import NotFound
-from app.rules.model import TitleCode
 from app.stats import service as stats
 from app.stats.report import TITLE_NAMES
 from app.stats.schemas import Progress, ProgressItem
@@ -24,16 +23,9 @@ from app.web.rendering import page
 
 router = APIRouter(include_in_schema=False)
 
-# What a commune or province page shows, in this order (district and province titles are listed
-# as targets elsewhere, not counted per unit).
-PAGE_TITLES = (
-    TitleCode.CITIZEN,
-    TitleCode.FAMILY,
-    TitleCode.CLAN,
-    TitleCode.COMMUNITY,
-    TitleCode.UNIT,
-    TitleCode.COMMUNE,
-)
+# What a commune or province page shows, in the statistics' order (district and province titles
+# are listed as targets elsewhere, not counted per unit).
+PAGE_TITLES = stats.TITLE_ORDER
 CHART_YEARS = 3  # this year and the two before: each is one (cached) progress computation
 HONOUR_PAGE = 20
 SENTENCE_LABELS = {
