@@ -482,3 +482,77 @@ def credentials_issue_missing(
             issued += len(service.issue(session, keys, settings.public_base_url, SYSTEM, facts))
         typer.echo(f"Đã cấp {issued} giấy.")
     typer.echo(f"Xong: {issued} giấy công nhận mới.")
+
+
+import_cli = typer.Typer(help="Nhập dữ liệu từ tệp Excel (XLSX) hoặc CSV.", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+
+@import_cli.command("template")
+def import_template(
+    output: Annotated[Path, typer.Argument(help="Tệp mẫu sẽ ghi ra (.xlsx)")],
+    kind: Annotated[str, typer.Option(help="Loại dữ liệu")] = "people",
+) -> None:
+    """Ghi tệp mẫu (tiêu đề tiếng Việt, trang hướng dẫn)."""
+    from app.imports import service
+
+    if kind not in service.KINDS:
+        _fail(f"Chưa nhập được loại '{kind}'; có: {', '.join(service.KINDS)}.")
+    output.write_bytes(service.template(kind))
+    typer.echo(f"Đã ghi {output}")
+
+
+@import_cli.command("people")
+def import_people(
+    file: Annotated[Path, typer.Argument(help="Tệp XLSX (theo mẫu) hoặc CSV UTF-8", exists=True, dir_okay=False)],
+    user: Annotated[str, typer.Option(help="Tài khoản nhập (phạm vi quản lý của tài khoản này được áp dụng)")],
+    write: Annotated[bool, typer.Option("--write/--dry-run", help="Ghi vào sổ, hay chỉ kiểm tra (mặc định)")] = False,
+    on_day: Annotated[str | None, typer.Option(help="Ngày của tệp (YYYY-MM-DD): mã đơn vị hiểu theo ngày này")] = None,
+) -> None:
+    """Nhập danh sách công dân; kiểm tra toàn bộ trước, ghi tất cả hoặc không ghi gì."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from app import clock
+    from app.auth.models import User
+    from app.auth.service import load_principal
+    from app.database import create_db_engine
+    from app.imports import service, sheets
+    from app.imports.models import ImportJob
+    from app.registry.national_id import NationalIds
+    from app.wiring import session_factory
+
+    settings = get_settings()
+    clock.configure(settings.timezone)
+    content = file.read_bytes()
+    with _cli_session() as session:
+        account = session.scalar(select(User).where(User.username == user.strip().lower()))
+        principal = load_principal(session, account.id, account.credential_version) if account else None
+        if principal is None:
+            _fail(f"Không có tài khoản đang hoạt động tên {user}.")
+        day = date.fromisoformat(on_day) if on_day else clock.today()
+        job, created = service.start(session, principal, "people", file.name, content, not write, day)
+        job_id, public_id = job.id, job.public_id
+    if not created:
+        typer.echo(f"Tệp này đã được nhập (lần nhập {public_id}): không có gì mới.")
+        return
+    engine = create_db_engine(settings.sqlalchemy_url)
+    try:
+        with typer.progressbar(length=sheets.estimated_rows(content), label="Kiểm tra", show_pos=True) as bar:
+
+            def progress(count: int) -> None:
+                bar.update(count - bar.pos)
+
+            state = service.run(session_factory(engine), NationalIds(settings), job_id, on_progress=progress)
+        with _cli_session() as session:
+            job = session.get(ImportJob, job_id)
+            typer.echo(
+                f"{state}: {job.total_rows} dòng, tạo mới {job.created}, đã có {job.matched}, lỗi {job.error_count}"
+            )
+            for error in service.summary(job)["errors"][:20]:
+                typer.echo(f"  dòng {error['row']}, {error['column']}: {error['reason']}", err=True)
+    finally:
+        engine.dispose()
+    if state != "done":
+        raise typer.Exit(code=1)

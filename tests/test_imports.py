@@ -6,14 +6,20 @@ after the import, and error reports safe against formula injection."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from app.imports.models import ImportJob
 from app.registry.models import Person
 from tests import test_registry_e2e
+from tests.conftest import CREDENTIAL_KEY_DIR
 from tests.helpers import assert_problem
 
 API = "/api/v1"
@@ -154,3 +160,44 @@ def test_uploads_are_checked(desks):
     job = finished(officer, upload(officer, b"\xff\xfe\x00bad", "x.csv", dry_run=True).json()["id"])
     assert job["state"] == "refused" and "UTF-8" in job["errors"][0]["reason"]
     other.get(f"/imports/{job['id']}", expect=(404,))  # another account's import is not found
+
+
+def test_a_killed_import_leaves_nothing_and_running_it_again_completes(database_url, session, desks, village, tmp_path):
+    """`kill -9` of the importing process in the middle: no person is written; the same command
+    again imports everything, once."""
+    before = session.scalar(select(func.count()).select_from(Person))
+    data = tmp_path / "danh-sach.csv"
+    data.write_bytes(people_csv(village, 50_000))
+    env = {**os.environ, "HOCTAP_DATABASE_URL": database_url, "HOCTAP_CREDENTIAL_KEY_DIR": str(CREDENTIAL_KEY_DIR)}
+    command = [
+        sys.executable,
+        "-c",
+        "from app.cli import main; main()",
+        "import",
+        "people",
+        str(data),
+        "--user",
+        "canbo.tx",
+        "--write",
+        "--on-day",
+        "2025-12-01",
+    ]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Killed once the whole file has been checked, while the rows are being written.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        session.expire_all()
+        checked = session.scalar(select(func.max(ImportJob.checked_rows)))
+        if checked and checked >= 50_000:  # the last progress of the check: writing starts now
+            time.sleep(0.2)
+            break
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Person)) == before  # nothing partial
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "tạo mới 50000" in again.stdout
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Person)) == before + 50_000

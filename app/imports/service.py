@@ -110,8 +110,11 @@ def summary(job: ImportJob) -> dict[str, Any]:
 # --- the worker -------------------------------------------------------------------------------
 
 
-def run(factory: sessionmaker[Session], ids: NationalIds, job_id: int) -> str:
-    """Check the file and write it (one transaction). Returns the job's final state."""
+def run(
+    factory: sessionmaker[Session], ids: NationalIds, job_id: int, on_progress: Callable[[int], Any] | None = None
+) -> str:
+    """Check the file and write it (one transaction). Returns the job's final state;
+    `on_progress(rows checked)` follows the check (the CLI's progress bar)."""
     with owned_session(factory) as session:
         job = session.get(ImportJob, job_id)
         if job is None or job.state not in (ImportState.QUEUED, ImportState.RUNNING):
@@ -139,6 +142,8 @@ def run(factory: sessionmaker[Session], ids: NationalIds, job_id: int) -> str:
                     .where(ImportJob.id == job_id)
                     .values(checked_rows=count, heartbeat_at=clock.now())
                 )
+            if on_progress is not None:
+                on_progress(count)
 
         try:
             checked = module.check(session, principal, ids, job.on_day, sheets.rows(job.content), progress)
