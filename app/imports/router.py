@@ -68,7 +68,7 @@ async def upload(
     )
 
 
-@router.get("/{job_id}", summary="Tiến độ và kết quả của một lần nhập")
+@router.get("/{job_id}", responses=problem_responses(404), summary="Tiến độ và kết quả của một lần nhập")
 def read(session: SessionDep, principal: CurrentPrincipal, job_id: JobId) -> dict:
     return service.summary(service.get(session, principal, job_id))
 
