@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from app.imports import service as imports
 from app.imports.models import ImportJob
 from app.registry.models import Person
 from tests import test_registry_e2e
@@ -102,6 +103,8 @@ def test_fifty_thousand_people_all_or_nothing_and_idempotent(app, desks, village
     # Exactly those rows (data row i is line i + 2), each with its column and a Vietnamese reason.
     assert sorted((e["row"], e["column"]) for e in dry["errors"]) == sorted((i + 2, col) for i, (col, _) in bad.items())
     assert all(e["reason"] for e in dry["errors"])
+    mistyped = next(e for e in dry["errors"] if e["row"] == 502)
+    assert mistyped["value"] == "*2345"  # a national ID, even mistyped, is shown masked
     report = officer.get(f"/imports/{dry['id']}/errors.xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(report.content)).active
     assert [c.value for c in sheet[1]] == ["Dòng", "Cột", "Giá trị", "Lý do"] and sheet.max_row == 11
@@ -112,6 +115,12 @@ def test_fifty_thousand_people_all_or_nothing_and_idempotent(app, desks, village
     fixed = people_csv(village, 50_000)
     done = finished(officer, upload(officer, fixed, "danh-sach-da-sua.csv", dry_run=False).json()["id"])
     assert (done["state"], done["created"], done["matched"], done["error_count"]) == ("done", 50_000, 0, 0)
+    assert session.scalar(select(func.count()).select_from(Person)) == before + 50_000
+    job = session.scalar(select(ImportJob).where(ImportJob.public_id == done["id"]))
+    assert job.content == b""  # the file, national IDs in clear, is not kept
+    # Run again (a duplicate queue entry, the periodic resume): the job is not taken twice.
+    assert imports.run(app.state.session_factory, app.state.national_ids, job.id) == "done"
+    session.expire_all()
     assert session.scalar(select(func.count()).select_from(Person)) == before + 50_000
     # The same file again: answered with the first import, nothing new.
     again = upload(officer, fixed, "danh-sach-da-sua.csv", dry_run=False)

@@ -224,6 +224,14 @@ def test_pages_keep_the_apis_jurisdiction_and_roles(base_url, desks, village):
         assert assessor.get(form).status_code == 200
         response = assessor.get("/can-bo/quyet-dinh/moi")
         assert response.status_code == 403 and "cán bộ cấp xã" in response.text
+        # A tampered form (hidden fields out of range) is a clear 422, never a database error.
+        csrf = csrf_of(assessor.get(form).text)
+        for subject_id, period in (("99999999999", "2025"), (str(person["id"]), "99999"), ("x", "2025")):
+            tampered = assessor.post(
+                "/can-bo/danh-gia/xem-truoc",
+                data={"csrf": csrf, "title": "citizen", "subject_id": subject_id, "period": period},
+            )
+            assert tampered.status_code == 422 and "không hợp lệ" in tampered.text
     assert desks["a"].get("/assessments", params={"subject_id": person["id"]}).json()["total"] == 0
 
 
@@ -344,3 +352,23 @@ def test_revocation_and_the_annual_report_from_the_pages(base_url, client, desks
     assert revoked["revoked_reason"] == "Hồ sơ không trung thực"
     token = desks["officer"].get(f"/credentials/{recognition['credentials'][0]}").json()["credential"]
     assert client.post("/api/v1/credentials/verify", json={"credential": token}).json()["status"] == "revoked"
+
+
+def test_ended_browser_sessions_are_purged(base_url, desks, session):
+    """Signing out ends a session at once; the retention purge removes ended ones a day later."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from app.auth.models import WebSession
+    from app.privacy.service import purge
+
+    with signed_in_client(base_url, "thamdinh.a") as browser_like:
+        csrf = csrf_of(browser_like.get("/can-bo").text)
+        assert browser_like.post("/dang-xuat", data={"csrf": csrf}).status_code == 303
+        assert browser_like.get("/can-bo").status_code == 303  # signed out: back to the sign-in page
+    assert purge(session, access_log_days=30)["web_sessions"] == 0  # ended only now: kept a day
+    with clock.frozen(clock.now() + timedelta(days=2)):
+        assert purge(session, access_log_days=30)["web_sessions"] == 1
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(WebSession)) == 0

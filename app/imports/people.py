@@ -125,7 +125,10 @@ def _check_row(session, principal, ids, on_day, number, values, result: Checked,
             key = error.field.split(".")[0]
             # Days are written dd/mm/yyyy in a file: say so, not the API's ISO form.
             reason = "Ngày không hợp lệ; viết dd/mm/yyyy." if error.code.startswith("date") else error.message
-            result.errors.append(_error(number, _FIELD_COLUMN.get(key, key), values.get(key), reason))
+            value = values.get(key)
+            if key == "national_id" and value:  # even a mistyped CCCD is shown masked
+                value = "*" * max(len(value) - 4, 0) + value[-4:]
+            result.errors.append(_error(number, _FIELD_COLUMN.get(key, key), value, reason))
         return
     code = person.unit_code
     if code not in result.units:

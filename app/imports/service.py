@@ -10,10 +10,10 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
@@ -116,13 +116,8 @@ def run(
     """Check the file and write it (one transaction). Returns the job's final state;
     `on_progress(rows checked)` follows the check (the CLI's progress bar)."""
     with owned_session(factory) as session:
-        job = session.get(ImportJob, job_id)
-        if job is None or job.state not in (ImportState.QUEUED, ImportState.RUNNING):
-            return job.state if job else "missing"
-        if job.attempts >= MAX_ATTEMPTS:
-            job.state, job.finished_at = ImportState.FAILED, clock.now()
-            return job.state
-        job.state, job.attempts, job.heartbeat_at = ImportState.RUNNING, job.attempts + 1, clock.now()
+        if not _claim(session, job_id):
+            return session.scalar(select(ImportJob.state).where(ImportJob.id == job_id)) or "missing"
     with owned_session(factory) as session:
         job = session.get(ImportJob, job_id)
         user = session.get(User, job.created_by_id) if job.created_by_id else None
@@ -153,6 +148,7 @@ def run(
         job.error_count, job.matched = len(checked.errors), checked.matched
         job.errors = json.dumps(checked.errors[:SHOWN_ERRORS], ensure_ascii=False)
         job.finished_at = clock.now()
+        job.content = b""  # the file (national IDs in clear) is not kept once its job is over
         if checked.errors:
             job.state, job.error_report, job.created = ImportState.REFUSED, sheets.error_report(checked.errors), 0
             return job.state
@@ -166,15 +162,39 @@ def run(
         return job.state
 
 
+def _claimable(now: datetime):
+    """A job a worker may take: queued, or running with a worker silent too long (killed)."""
+    silent = (ImportJob.state == ImportState.RUNNING) & (ImportJob.heartbeat_at < now - STALE_AFTER)
+    return (ImportJob.state == ImportState.QUEUED) | silent
+
+
+def _claim(session: Session, job_id: int) -> bool:
+    """Take the job for this worker in one UPDATE, so two workers (a queued job and the periodic
+    resume) never run it both. A job that failed its attempts is marked failed and its file let go."""
+    now = clock.now()
+    claimable = (ImportJob.id == job_id) & _claimable(now)
+    taken = session.execute(
+        update(ImportJob)
+        .where(claimable, ImportJob.attempts < MAX_ATTEMPTS)
+        .values(state=ImportState.RUNNING, attempts=ImportJob.attempts + 1, heartbeat_at=now)
+    ).rowcount
+    if not taken:
+        session.execute(
+            update(ImportJob)
+            .where(claimable, ImportJob.attempts >= MAX_ATTEMPTS)
+            .values(state=ImportState.FAILED, finished_at=now, content=b"")
+        )
+    return taken == 1
+
+
 def stale(session: Session) -> list[int]:
-    """Jobs waiting, or whose worker has been silent too long (killed): to be run again."""
-    limit = clock.now() - STALE_AFTER
+    """Jobs to be run again: queued but not taken for a while (their queue entry lost), or whose
+    worker has been silent too long (killed)."""
+    now = clock.now()
+    forgotten = (ImportJob.state == ImportState.QUEUED) & (ImportJob.created_at < now - STALE_AFTER)
     return list(
         session.scalars(
-            select(ImportJob.id).where(
-                (ImportJob.state == ImportState.QUEUED)
-                | ((ImportJob.state == ImportState.RUNNING) & (ImportJob.heartbeat_at < limit))
-            )
+            select(ImportJob.id).where(forgotten | (_claimable(now) & (ImportJob.state == ImportState.RUNNING)))
         )
     )
 

@@ -15,7 +15,7 @@ from app import clock
 from app.assessments.models import Assessment, Recognition
 from app.audit.service import record as audit
 from app.audit.service import snapshot
-from app.auth.models import Role
+from app.auth.models import Role, WebSession
 from app.auth.principal import Principal
 from app.exceptions import Conflict, Forbidden
 from app.privacy.models import PersonAccessEvent
@@ -165,4 +165,12 @@ def purge(session: Session, access_log_days: int) -> dict[str, int]:
     """Delete what the retention settings say is no longer needed."""
     cutoff = clock.now() - timedelta(days=access_log_days)
     removed = session.execute(delete(PersonAccessEvent).where(PersonAccessEvent.at < cutoff)).rowcount or 0
-    return {"access_events": removed}
+    # Browser sessions that ended (expired or signed out) a day ago or more.
+    ended = clock.now() - timedelta(days=1)
+    sessions = (
+        session.execute(
+            delete(WebSession).where((WebSession.expires_at < ended) | (WebSession.revoked_at < ended))
+        ).rowcount
+        or 0
+    )
+    return {"access_events": removed, "web_sessions": sessions}

@@ -21,6 +21,7 @@ from app.criteria.models import CriteriaVersionRecord
 from app.criteria.service import model_of
 from app.database import SessionDep
 from app.exceptions import Problem
+from app.params import MAX_DB_INT
 from app.registry.service import visible_subject_unit
 from app.rules.model import TitleCode
 from app.stats.report import TITLE_NAMES
@@ -32,7 +33,7 @@ from app.web.staff import errors_from, staff_page
 router = APIRouter(include_in_schema=False)
 
 Title = Annotated[TitleCode, Query()]
-SubjectId = Annotated[int, Query(ge=1, le=2_147_483_647)]
+SubjectId = Annotated[int, Query(ge=1, le=MAX_DB_INT)]
 Period = Annotated[int | None, Query(ge=2000, le=2100)]
 PublicId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
 
@@ -104,7 +105,8 @@ async def _read(request: Request, session, who: Staff) -> tuple[FormContext, dic
     form = {key: str(value) for key, value in (await request.form()).items()}
     try:
         title = TitleCode(form.get("title", ""))
-        subject_id, period = int(form.get("subject_id", "")), int(form.get("period", ""))
+        subject_id = forms.form_int(form, "subject_id", 1, MAX_DB_INT)
+        period = forms.form_int(form, "period", 2000, 2100)
     except ValueError:
         raise Problem(
             422, "validation_failed", "Biểu mẫu không hợp lệ", "Thiếu danh hiệu, đối tượng hoặc năm."

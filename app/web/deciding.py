@@ -21,6 +21,7 @@ from app.credentials import service as credentials
 from app.credentials.models import Credential
 from app.database import SessionDep
 from app.exceptions import Forbidden, NotFound, Problem
+from app.params import IdPath
 from app.registry.service import within
 from app.rules.model import TitleCode
 from app.stats import report
@@ -28,6 +29,7 @@ from app.stats.report import TITLE_NAMES
 from app.text import iso_day
 from app.units.models import AdministrativeUnit
 from app.units.service import get_unit, in_jurisdiction
+from app.web import forms
 from app.web.sessions import CsrfChecked, Staff, StaffDep
 from app.web.staff import errors_from, my_units, staff_page
 
@@ -93,7 +95,7 @@ async def decide(request: Request, session: SessionDep, who: StaffDep):
     values = {name: str(form.get(name, "")).strip() for name in ("commune_code", "number", "decided_on", "signer")}
     typed = {**values, "decided_on": iso_day(values["decided_on"]) or ""}
     try:
-        title, period = TitleCode(str(form.get("title"))), int(str(form.get("period")))
+        title, period = TitleCode(str(form.get("title"))), forms.form_int(form, "period", 2000, 2100)
     except ValueError:
         raise Problem(422, "validation_failed", "Biểu mẫu không hợp lệ", "Thiếu danh hiệu hoặc năm.") from None
     try:
@@ -112,7 +114,7 @@ def _decision(session, who: Staff, decision_id: int) -> Decision:
     return assessments.get_decision(session, who.principal, decision_id)
 
 
-DecisionId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+DecisionId = IdPath
 
 
 @router.get("/can-bo/quyet-dinh/{decision_id}", response_class=HTMLResponse)
@@ -168,7 +170,7 @@ async def revoke(
     request: Request,
     session: SessionDep,
     who: StaffDep,
-    recognition_id: Annotated[int, Path(ge=1, le=2_147_483_647)],
+    recognition_id: IdPath,
 ):
     recognition = assessments.get_recognition(session, who.principal, recognition_id)
     reason = str((await request.form()).get("reason", "")).strip()

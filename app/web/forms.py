@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.exceptions import Problem
 from app.rules.engine import fmt
 from app.rules.model import CriteriaVersion, IndicatorKind
 
@@ -90,6 +91,15 @@ def sections(
         if section.fields:
             out.append(section)
     return out
+
+
+def form_int(form, name: str, low: int, high: int) -> int:
+    """A whole number a form must carry (a hidden field), within the range the database and the
+    calendar take; anything else is a 422, never a database error."""
+    raw = str(form.get(name, "")).strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and low <= int(raw) <= high:
+        return int(raw)
+    raise Problem(422, "validation_failed", "Biểu mẫu không hợp lệ", f"Giá trị “{name}” của biểu mẫu không hợp lệ.")
 
 
 def read_answers(model: CriteriaVersion, subject_group: str | None, form: dict[str, str]) -> dict[str, Any]:
