@@ -492,24 +492,61 @@ cli.add_typer(import_cli, name="import")
 def import_template(
     output: Annotated[Path, typer.Argument(help="Tệp mẫu sẽ ghi ra (.xlsx)")],
     kind: Annotated[str, typer.Option(help="Loại dữ liệu")] = "people",
+    variant: Annotated[str | None, typer.Option(help="Biến thể (đánh giá: danh hiệu:bộ tiêu chí)")] = None,
 ) -> None:
     """Ghi tệp mẫu (tiêu đề tiếng Việt, trang hướng dẫn)."""
+    from app.exceptions import Problem
     from app.imports import service
 
     if kind not in service.KINDS:
-        _fail(f"Chưa nhập được loại '{kind}'; có: {', '.join(service.KINDS)}.")
-    output.write_bytes(service.template(kind))
+        _fail(f"Không có loại '{kind}'; có: {', '.join(service.KINDS)}.")
+    with _cli_session() as session:
+        try:
+            content = service.template(session, kind, variant)
+        except Problem as problem:
+            _fail(problem.detail)
+    output.write_bytes(content)
     typer.echo(f"Đã ghi {output}")
 
 
+_FILE = Annotated[Path, typer.Argument(help="Tệp XLSX (theo mẫu) hoặc CSV UTF-8", exists=True, dir_okay=False)]
+_USER = Annotated[str, typer.Option(help="Tài khoản nhập (phạm vi quản lý của tài khoản này được áp dụng)")]
+_WRITE = Annotated[bool, typer.Option("--write/--dry-run", help="Ghi vào sổ, hay chỉ kiểm tra (mặc định)")]
+_ON_DAY = Annotated[str | None, typer.Option(help="Ngày của tệp (YYYY-MM-DD): mã đơn vị hiểu theo ngày này")]
+
+
 @import_cli.command("people")
-def import_people(
-    file: Annotated[Path, typer.Argument(help="Tệp XLSX (theo mẫu) hoặc CSV UTF-8", exists=True, dir_okay=False)],
-    user: Annotated[str, typer.Option(help="Tài khoản nhập (phạm vi quản lý của tài khoản này được áp dụng)")],
-    write: Annotated[bool, typer.Option("--write/--dry-run", help="Ghi vào sổ, hay chỉ kiểm tra (mặc định)")] = False,
-    on_day: Annotated[str | None, typer.Option(help="Ngày của tệp (YYYY-MM-DD): mã đơn vị hiểu theo ngày này")] = None,
-) -> None:
+def import_people(file: _FILE, user: _USER, write: _WRITE = False, on_day: _ON_DAY = None) -> None:
     """Nhập danh sách công dân; kiểm tra toàn bộ trước, ghi tất cả hoặc không ghi gì."""
+    _import_file("people", file, user, write, on_day, None)
+
+
+@import_cli.command("file")
+def import_file(
+    kind: Annotated[str, typer.Argument(help="Loại dữ liệu (hoctap import kinds)")],
+    file: _FILE,
+    user: _USER,
+    write: _WRITE = False,
+    on_day: _ON_DAY = None,
+    variant: Annotated[str | None, typer.Option(help="Biến thể (đánh giá: danh hiệu:bộ tiêu chí)")] = None,
+) -> None:
+    """Nhập một tệp của bất kỳ loại nào; kiểm tra toàn bộ trước, ghi tất cả hoặc không ghi gì."""
+    _import_file(kind, file, user, write, on_day, variant)
+
+
+@import_cli.command("kinds")
+def import_kinds() -> None:
+    """Các loại dữ liệu nhập được, và biến thể của mỗi loại."""
+    from app.imports import service
+
+    with _cli_session() as session:
+        for kind in service.kinds(session):
+            typer.echo(f"{kind['key']}: {kind['label']}")
+            for variant in kind["variants"]:
+                typer.echo(f"    --variant {variant['key']}  ({variant['label']})")
+
+
+def _import_file(kind: str, file: Path, user: str, write: bool, on_day: str | None, variant: str | None) -> None:
     from datetime import date
 
     from sqlalchemy import select
@@ -518,6 +555,7 @@ def import_people(
     from app.auth.models import User
     from app.auth.service import load_principal
     from app.database import create_db_engine
+    from app.exceptions import Problem
     from app.imports import service, sheets
     from app.imports.models import ImportJob
     from app.registry.national_id import NationalIds
@@ -531,8 +569,13 @@ def import_people(
         principal = load_principal(session, account.id, account.credential_version) if account else None
         if principal is None:
             _fail(f"Không có tài khoản đang hoạt động tên {user}.")
+        if kind not in service.KINDS:
+            _fail(f"Không có loại '{kind}'; có: {', '.join(service.KINDS)}.")
         day = date.fromisoformat(on_day) if on_day else clock.today()
-        job, created = service.start(session, principal, "people", file.name, content, not write, day)
+        try:
+            job, created = service.start(session, principal, kind, file.name, content, not write, day, variant)
+        except Problem as problem:
+            _fail(problem.detail)
         job_id, public_id = job.id, job.public_id
     if not created:
         typer.echo(f"Tệp này đã được nhập (lần nhập {public_id}): không có gì mới.")

@@ -499,6 +499,8 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
         expect(commune=(OK, OK), assessor=(OK, OK)),
         lambda w: {"path": {"kind": "people"}},
     ),
+    ("GET", "/api/v1/imports/kinds"): (expect(commune=(OK, OK), assessor=(OK, OK)), lambda w: {}),
+    ("GET", "/api/v1/imports"): (expect(commune=(OK, OK), assessor=(OK, OK)), lambda w: {}),  # only their own
     ("POST", "/api/v1/imports"): (
         expect(commune=(OK, OK), assessor=(OK, OK)),  # rows outside the caller's units are refused when checked
         lambda w: {"data": {"kind": "people", "dry_run": "true"}, "files": {"file": ("a.csv", b"H\n")}},

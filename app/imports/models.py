@@ -25,6 +25,8 @@ class ImportJob(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # A kind's variant, where its columns depend on one (assessments: "title:criteria version").
+    variant: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default=ImportState.QUEUED)
     dry_run: Mapped[bool]
     file_name: Mapped[str] = mapped_column(String(200))

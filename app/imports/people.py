@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.auth.principal import Principal
 from app.exceptions import Problem, field_errors
+from app.imports import sheets
+from app.imports.kinds import Kind
 from app.imports.sheets import Column
 from app.registry.models import Person, Residence
 from app.registry.national_id import NationalIds
@@ -34,7 +36,7 @@ COLUMNS = [
     Column("unit_code", "Mã nơi cư trú", True, "Mã thôn, tổ dân phố (ví dụ 00367-001) hoặc mã xã, phường."),
     Column("resident_since", "Cư trú từ ngày", False, "dd/mm/yyyy; bỏ trống là ngày của tệp."),
 ]
-EXAMPLE = ["Nguyễn Văn An", "02/03/1985", "Nam", "001085012345", "00367-001", "01/07/2025"]
+EXAMPLE = [["Nguyễn Văn An", "02/03/1985", "Nam", "001085012345", "00367-001", "01/07/2025"]]
 SEXES = {"nam": "male", "nữ": "female", "nu": "female", "male": "male", "female": "female"}
 _FIELD_COLUMN = {column.key: column.header for column in COLUMNS}
 
@@ -50,27 +52,8 @@ class Checked:
     units: dict[str, AdministrativeUnit] = field(default_factory=dict)
 
 
-def _error(row: int, column: str, value, reason: str) -> dict:
-    return {"row": row, "column": column, "value": value if value is None else str(value)[:200], "reason": reason}
-
-
 def header_errors(header: list[str | None]) -> tuple[dict[str, int], list[dict]]:
-    """Which column holds each field, from the header row; unknown or missing headers are errors."""
-    positions: dict[str, int] = {}
-    errors = []
-    by_header = {column.header.lower(): column for column in COLUMNS}
-    for index, name in enumerate(header):
-        if name is None:
-            continue
-        column = by_header.get(name.strip().lower())
-        if column is None:
-            errors.append(_error(1, name, name, "Cột không có trong mẫu; hãy tải mẫu mới nhất."))
-        else:
-            positions[column.key] = index
-    for column in COLUMNS:
-        if column.required and column.key not in positions:
-            errors.append(_error(1, column.header, None, "Thiếu cột bắt buộc."))
-    return positions, errors
+    return sheets.header_positions(COLUMNS, header)
 
 
 def check(
@@ -85,7 +68,7 @@ def check(
     result = Checked()
     header = next(rows, None)
     if header is None:
-        result.errors.append(_error(1, "", None, "Tệp trống."))
+        result.errors.append(sheets.error(1, "", None, "Tệp trống."))
         return result
     positions, errors = header_errors(header)
     result.errors.extend(errors)
@@ -125,27 +108,25 @@ def _check_row(session, principal, ids, on_day, number, values, result: Checked,
             key = error.field.split(".")[0]
             # Days are written dd/mm/yyyy in a file: say so, not the API's ISO form.
             reason = "Ngày không hợp lệ; viết dd/mm/yyyy." if error.code.startswith("date") else error.message
-            value = values.get(key)
-            if key == "national_id" and value:  # even a mistyped CCCD is shown masked
-                value = "*" * max(len(value) - 4, 0) + value[-4:]
-            result.errors.append(_error(number, _FIELD_COLUMN.get(key, key), value, reason))
+            value = sheets.masked(key, values.get(key))  # even a mistyped CCCD is shown masked
+            result.errors.append(sheets.error(number, _FIELD_COLUMN.get(key, key), value, reason))
         return
     code = person.unit_code
     if code not in result.units:
         try:
             unit = unit_named(session, code, on_day, "unit_code")
         except Problem as problem:
-            result.errors.append(_error(number, _FIELD_COLUMN["unit_code"], code, problem.detail))
+            result.errors.append(sheets.error(number, _FIELD_COLUMN["unit_code"], code, problem.detail))
             return
         if principal.role not in WRITERS or not in_jurisdiction(session, principal, unit.id):
             result.errors.append(
-                _error(number, _FIELD_COLUMN["unit_code"], code, "Đơn vị này ngoài phạm vi quản lý của tài khoản.")
+                sheets.error(number, _FIELD_COLUMN["unit_code"], code, "Đơn vị ngoài phạm vi quản lý của tài khoản.")
             )
             return
         result.units[code] = unit
     if person.birth_date and person.resident_since and person.resident_since < person.birth_date:
         result.errors.append(
-            _error(
+            sheets.error(
                 number, _FIELD_COLUMN["resident_since"], values.get("resident_since"), "Ngày cư trú trước ngày sinh."
             )
         )
@@ -156,7 +137,7 @@ def _check_row(session, principal, ids, on_day, number, values, result: Checked,
         digest = ids.digest(plain)
         if digest in seen_ids:
             reason = f"Số CCCD trùng với dòng {seen_ids[digest]} của tệp."
-            result.errors.append(_error(number, _FIELD_COLUMN["national_id"], ids.mask(plain), reason))
+            result.errors.append(sheets.error(number, _FIELD_COLUMN["national_id"], ids.mask(plain), reason))
             return
         seen_ids[digest] = number
     result.new.append((number, person, digest))
@@ -270,3 +251,6 @@ def _copy(session: Session, table: str, columns: tuple[str, ...], rows: list[dic
     with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(tuple(row[column] for column in columns))
+
+
+KIND = Kind(key="people", label="Công dân", columns=COLUMNS, example=EXAMPLE, fast=True)

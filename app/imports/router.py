@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Path, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -14,7 +14,7 @@ from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.database import SessionDep
 from app.exceptions import NotFound, Problem, problem_responses
 from app.imports import service, sheets
-from app.params import PastDay
+from app.params import Limit, Offset, PastDay
 from app.registry.service import WRITERS
 from app.stats.report import XLSX_TYPE
 
@@ -24,7 +24,7 @@ router = APIRouter(
     responses=problem_responses(401, 403),
     dependencies=[Depends(require_roles(*WRITERS))],
 )
-Kind = Literal["people"]
+Kind = Literal[tuple(service.KINDS)]  # type: ignore[valid-type]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
 UPLOAD_PATH = "/api/v1/imports"
 
@@ -39,8 +39,24 @@ def _xlsx(content: bytes, name: str) -> Response:
     responses={200: {"content": {XLSX_TYPE: {}}, "description": "Tệp mẫu"}},
     summary="Tệp mẫu để nhập (tiêu đề tiếng Việt, trang hướng dẫn)",
 )
-def template(kind: Annotated[Kind, Path()]) -> Response:
-    return _xlsx(service.template(kind), f"mau-nhap-{kind}.xlsx")
+def template(
+    session: SessionDep,
+    kind: Annotated[Kind, Path()],
+    variant: Annotated[str | None, Query(max_length=64, description="Biến thể, xem /imports/kinds")] = None,
+) -> Response:
+    return _xlsx(service.template(session, kind, variant), f"mau-nhap-{kind}.xlsx")
+
+
+@router.get("/kinds", summary="Các loại dữ liệu nhập được (và biến thể của mỗi loại)")
+def kinds(session: SessionDep) -> dict:
+    items = service.kinds(session)
+    return {"items": items, "total": len(items)}
+
+
+@router.get("", summary="Các lần nhập của tài khoản (mới nhất trước)")
+def list_jobs(session: SessionDep, principal: CurrentPrincipal, limit: Limit = 20, offset: Offset = 0) -> dict:
+    items, total = service.list_jobs(session, principal, limit, offset)
+    return {"items": items, "total": total}
 
 
 @router.post(
@@ -56,12 +72,13 @@ async def upload(
     file: Annotated[UploadFile, File(description="XLSX (theo mẫu) hoặc CSV UTF-8")],
     dry_run: Annotated[bool, Form(description="Chỉ kiểm tra, không ghi")] = True,
     on_day: Annotated[PastDay | None, Form(description="Ngày của tệp: mã đơn vị hiểu theo ngày này")] = None,
+    variant: Annotated[str | None, Form(max_length=64, description="Biến thể (đánh giá: danh hiệu:tiêu chí)")] = None,
 ):
     content = await file.read(sheets.MAX_BYTES + 1)
     if len(content) > sheets.MAX_BYTES:
         raise Problem(413, "too_large", "Tệp quá lớn", f"Tệp tối đa {sheets.MAX_BYTES // 1_000_000} MB; hãy chia nhỏ.")
     day: date = on_day or clock.today()
-    job, created = service.start(session, principal, kind, file.filename or "tep", content, dry_run, day)
+    job, created = service.start(session, principal, kind, file.filename or "tep", content, dry_run, day, variant)
     return JSONResponse(
         jsonable_encoder(service.summary(job)),
         status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import clock
@@ -23,38 +23,53 @@ from app.auth.principal import Principal
 from app.auth.service import load_principal
 from app.database import owned_session
 from app.exceptions import NotFound, Problem
-from app.imports import people, sheets
+from app.imports import catalogue, people, records, sheets
+from app.imports.kinds import Context
 from app.imports.models import ImportJob, ImportState
 from app.registry.national_id import NationalIds
 from app.registry.service import WRITERS
 
 logger = logging.getLogger("hoctap.imports")
-KINDS = {"people": people}
+KINDS = catalogue.KINDS
 PENDING, START = "import_jobs_pending", "import_jobs_start"
 STALE_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 SHOWN_ERRORS = 100
 
 
-def template(kind: str) -> bytes:
-    module = KINDS[kind]
-    return sheets.template(module.COLUMNS, "Mẫu nhập danh sách công dân", module.EXAMPLE)
+def template(session: Session, kind: str, variant: str | None = None) -> bytes:
+    """The kind's XLSX template (for a kind with variants, the variant's columns)."""
+    found = KINDS[kind]
+    columns = catalogue.columns(session, found, variant)
+    title = f"Mẫu nhập: {found.label}" + (f" ({variant})" if variant else "")
+    return sheets.template(columns, title, found.example, found.guide)
 
 
 def start(
-    session: Session, principal: Principal, kind: str, file_name: str, content: bytes, dry_run: bool, on_day: date
+    session: Session,
+    principal: Principal,
+    kind: str,
+    file_name: str,
+    content: bytes,
+    dry_run: bool,
+    on_day: date,
+    variant: str | None = None,
 ) -> tuple[ImportJob, bool]:
     """A job for the file (202), or the job that already imported this same file (200)."""
     if principal.role not in WRITERS:
         raise Problem(403, "forbidden", "Không có quyền", "Tài khoản này không được nhập dữ liệu.")
     if not content:
         raise Problem(422, "validation_failed", "Tệp trống", "Tệp gửi lên không có nội dung.")
+    found = KINDS[kind]
+    variant = variant if found.variant_columns is not None else None
+    catalogue.columns(session, found, variant)  # an unknown variant is refused now, not in the job
     digest = hashlib.sha256(content).hexdigest()
     done = session.scalar(
         select(ImportJob)
         .where(
             ImportJob.file_digest == digest,
             ImportJob.kind == kind,
+            ImportJob.variant == variant if variant else ImportJob.variant.is_(None),
             ImportJob.dry_run.is_(False),
             ImportJob.state == ImportState.DONE,
             ImportJob.created_by_id == (principal.id or None),
@@ -66,6 +81,7 @@ def start(
     job = ImportJob(
         public_id=str(uuid.uuid4()),
         kind=kind,
+        variant=variant,
         state=ImportState.QUEUED,
         dry_run=dry_run,
         file_name=file_name[:200],
@@ -81,6 +97,30 @@ def start(
     return job, True
 
 
+def kinds(session: Session) -> list[dict[str, Any]]:
+    """What can be imported, for the API and the pages; a kind with variants lists them."""
+    return [
+        {
+            "key": kind.key,
+            "label": kind.label,
+            "variants": [
+                {"key": key, "label": label} for key, label in (kind.variants(session) if kind.variants else [])
+            ],
+        }
+        for kind in KINDS.values()
+    ]
+
+
+def list_jobs(session: Session, principal: Principal, limit: int, offset: int) -> tuple[list[dict], int]:
+    """The caller's imports (an administrator's: everyone's), newest first."""
+    mine = select(ImportJob)
+    if not principal.is_admin:
+        mine = mine.where(ImportJob.created_by_id == principal.id)
+    total = session.scalar(select(func.count()).select_from(mine.subquery())) or 0
+    jobs = session.scalars(mine.order_by(ImportJob.id.desc()).limit(limit).offset(offset))
+    return [summary(job) for job in jobs], total
+
+
 def get(session: Session, principal: Principal, public_id: str) -> ImportJob:
     job = session.scalar(select(ImportJob).where(ImportJob.public_id == public_id.lower()))
     if job is None or not (principal.is_admin or job.created_by_id == principal.id):
@@ -92,6 +132,7 @@ def summary(job: ImportJob) -> dict[str, Any]:
     return {
         "id": job.public_id,
         "kind": job.kind,
+        "variant": job.variant,
         "state": job.state,
         "dry_run": job.dry_run,
         "file_name": job.file_name,
@@ -128,38 +169,55 @@ def run(
                 [{"row": 0, "column": "", "value": None, "reason": "Tài khoản đã nhập tệp không còn hiệu lực."}]
             )
             return job.state
-        module = KINDS[job.kind]
+        kind = KINDS[job.kind]
+        # SQLite has one writer: while records are being written, another connection could not
+        # note the progress (it would wait for this transaction), so there only the caller hears it.
+        noted = kind.fast or session.get_bind().dialect.name != "sqlite"
 
         def progress(count: int) -> None:
-            with owned_session(factory) as other:  # visible at once, apart from the import's transaction
-                other.execute(
-                    ImportJob.__table__.update()
-                    .where(ImportJob.id == job_id)
-                    .values(checked_rows=count, heartbeat_at=clock.now())
-                )
+            if noted:
+                with owned_session(factory) as other:  # visible at once, apart from the import's transaction
+                    other.execute(
+                        ImportJob.__table__.update()
+                        .where(ImportJob.id == job_id)
+                        .values(checked_rows=count, heartbeat_at=clock.now())
+                    )
             if on_progress is not None:
                 on_progress(count)
 
         try:
-            checked = module.check(session, principal, ids, job.on_day, sheets.rows(job.content), progress)
+            if kind.fast:
+                outcome = _people(session, principal, ids, job, progress)
+            else:
+                context = Context(session, principal, ids, job.on_day, job.variant)
+                columns = catalogue.columns(session, kind, job.variant)
+                outcome = records.run(kind, context, columns, sheets.rows(job.content), not job.dry_run, progress)
         except sheets.UnreadableFileError as unreadable:
-            checked = module.Checked(errors=[{"row": 0, "column": "", "value": None, "reason": str(unreadable)}])
-        job.total_rows = job.checked_rows = checked.rows
-        job.error_count, job.matched = len(checked.errors), checked.matched
-        job.errors = json.dumps(checked.errors[:SHOWN_ERRORS], ensure_ascii=False)
+            outcome = records.Outcome(errors=[sheets.error(0, "", None, str(unreadable))])
+        job.total_rows = job.checked_rows = outcome.rows
+        job.error_count, job.matched, job.created = len(outcome.errors), outcome.matched, outcome.created
+        job.errors = json.dumps(outcome.errors[:SHOWN_ERRORS], ensure_ascii=False)
         job.finished_at = clock.now()
         job.content = b""  # the file (national IDs in clear) is not kept once its job is over
-        if checked.errors:
-            job.state, job.error_report, job.created = ImportState.REFUSED, sheets.error_report(checked.errors), 0
+        if outcome.errors:
+            job.state, job.error_report, job.created = ImportState.REFUSED, sheets.error_report(outcome.errors), 0
             return job.state
-        job.created = len(checked.new)
         if not job.dry_run:
-            job.created = module.write(session, ids, checked)
             audit(
                 session, principal, "import", "import_job", job.id, None, None, created=job.created, matched=job.matched
             )
         job.state = ImportState.DONE
         return job.state
+
+
+def _people(session: Session, principal: Principal, ids: NationalIds, job: ImportJob, progress) -> records.Outcome:
+    """People: checked in bulk and, unless a row is wrong or this is a dry run, written in bulk."""
+    checked = people.check(session, principal, ids, job.on_day, sheets.rows(job.content), progress)
+    outcome = records.Outcome(rows=checked.rows, matched=checked.matched, errors=checked.errors)
+    outcome.created = len(checked.new)
+    if not checked.errors and not job.dry_run:
+        outcome.created = people.write(session, ids, checked)
+    return outcome
 
 
 def _claimable(now: datetime):

@@ -45,6 +45,37 @@ def _cell(value) -> str | None:
     return text or None
 
 
+def error(row: int, column: str, value, reason: str) -> dict:
+    """One error of a file, as reports and the API show it."""
+    return {"row": row, "column": column, "value": value if value is None else str(value)[:200], "reason": reason}
+
+
+def masked(key: str, value: str | None) -> str | None:
+    """A cell as an error may show it: a national ID (even a mistyped one) masked."""
+    if value and "national_id" in key:
+        return "*" * max(len(value) - 4, 0) + value[-4:]
+    return value
+
+
+def header_positions(columns: list[Column], header: list[str | None]) -> tuple[dict[str, int], list[dict]]:
+    """Which column holds each field, from the header row; unknown or missing headers are errors."""
+    positions: dict[str, int] = {}
+    errors = []
+    by_header = {column.header.lower(): column for column in columns}
+    for index, name in enumerate(header):
+        if name is None:
+            continue
+        column = by_header.get(name.strip().lower())
+        if column is None:
+            errors.append(error(1, name, name, "Cột không có trong mẫu; hãy tải mẫu mới nhất."))
+        else:
+            positions[column.key] = index
+    for column in columns:
+        if column.required and column.key not in positions:
+            errors.append(error(1, column.header, None, "Thiếu cột bắt buộc."))
+    return positions, errors
+
+
 def rows(content: bytes) -> Iterator[list[str | None]]:
     """Every row of the file's first sheet (or the CSV), cells as trimmed text or None."""
     if content[:4] == b"PK\x03\x04":
@@ -81,14 +112,15 @@ def estimated_rows(content: bytes) -> int:
     return max(content.count(b"\n") - 1, 1)
 
 
-def template(columns: list[Column], title: str, example: list[str]) -> bytes:
+def template(columns: list[Column], title: str, example: list[list[str]], guide_lines: tuple[str, ...] = ()) -> bytes:
     """An XLSX template: the data sheet with its headers (every column typed as text, so a
     national ID keeps its leading zeros) and an instructions sheet."""
     book = openpyxl.Workbook()
     data = book.active
     data.title = DATA_SHEET
     append_row(data, [column.header for column in columns])
-    append_row(data, example)
+    for row in example:
+        append_row(data, row)
     for index, column in enumerate(columns, start=1):
         data.cell(row=1, column=index).font = Font(bold=True)
         letter = data.cell(row=1, column=index).column_letter
@@ -99,6 +131,8 @@ def template(columns: list[Column], title: str, example: list[str]) -> bytes:
     append_row(guide, [title])
     append_row(guide, ["Điền từ dòng 2 của trang “Dữ liệu”; giữ nguyên dòng tiêu đề. Dòng ví dụ có thể xoá."])
     append_row(guide, ["Ngày viết dd/mm/yyyy (ví dụ 05/04/1990). Mỗi tệp được kiểm tra toàn bộ trước khi ghi."])
+    for line in guide_lines:
+        append_row(guide, [line])
     append_row(guide, [])
     append_row(guide, ["Cột", "Bắt buộc", "Cách điền"])
     for column in columns:
