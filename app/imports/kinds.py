@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.auth.models import Role
 from app.auth.principal import Principal
 from app.imports.sheets import Column
 from app.registry.national_id import NationalIds
+from app.registry.service import WRITERS
 
 
 @dataclass(frozen=True)
@@ -69,4 +71,6 @@ class Kind:
     # extra columns, and the variants there are (value, label).
     variant_columns: Callable[[Session, str], list[Column]] | None = None
     variants: Callable[[Session], list[tuple[str, str]]] | None = None
+    # Who may import this kind (accounts: administrators only); default: the registry's writers.
+    roles: tuple[Role, ...] = WRITERS
     fast: bool = False  # people: checked and written in bulk (people.py), not record by record

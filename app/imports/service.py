@@ -27,7 +27,6 @@ from app.imports import catalogue, people, records, sheets
 from app.imports.kinds import Context
 from app.imports.models import ImportJob, ImportState
 from app.registry.national_id import NationalIds
-from app.registry.service import WRITERS
 
 logger = logging.getLogger("hoctap.imports")
 KINDS = catalogue.KINDS
@@ -56,11 +55,11 @@ def start(
     variant: str | None = None,
 ) -> tuple[ImportJob, bool]:
     """A job for the file (202), or the job that already imported this same file (200)."""
-    if principal.role not in WRITERS:
-        raise Problem(403, "forbidden", "Không có quyền", "Tài khoản này không được nhập dữ liệu.")
+    found = KINDS[kind]
+    if principal.role not in found.roles:
+        raise Problem(403, "forbidden", "Không có quyền", "Tài khoản này không được nhập loại dữ liệu này.")
     if not content:
         raise Problem(422, "validation_failed", "Tệp trống", "Tệp gửi lên không có nội dung.")
-    found = KINDS[kind]
     variant = variant if found.variant_columns is not None else None
     catalogue.columns(session, found, variant)  # an unknown variant is refused now, not in the job
     digest = hashlib.sha256(content).hexdigest()
