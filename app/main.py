@@ -50,6 +50,8 @@ from app.units.router import router as units_router
 from app.web import errors as page_errors
 from app.web.assessing import router as assessing_pages
 from app.web.deciding import router as deciding_pages
+from app.web.importing import UPLOAD_PAGE as IMPORT_UPLOAD_PAGE
+from app.web.importing import router as importing_pages
 from app.web.public import router as public_pages
 from app.web.staff import router as staff_pages
 from app.web.subjects import router as subject_pages
@@ -147,7 +149,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(
-        InputGuardMiddleware, limit=settings.max_body_bytes, uploads={IMPORT_UPLOAD_PATH: IMPORT_MAX_BYTES + 100_000}
+        InputGuardMiddleware,
+        limit=settings.max_body_bytes,
+        uploads={
+            IMPORT_UPLOAD_PATH: IMPORT_MAX_BYTES + 100_000,
+            IMPORT_UPLOAD_PAGE: IMPORT_MAX_BYTES + 100_000,
+        },
     )
     app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
@@ -178,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assessing_pages)
     app.include_router(deciding_pages)
     app.include_router(subject_pages)
+    app.include_router(importing_pages)
     app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
     @app.get(

@@ -3,11 +3,13 @@ dates dd/mm/yyyy, thousands with a dot and decimals with a comma."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from app import clock
 
 
 def short_date(day: date | None) -> str:
@@ -21,6 +23,15 @@ def day_before(day: date) -> date:
 
 def long_date(day: date) -> str:
     return f"ngày {day:%d} tháng {day:%m} năm {day:%Y}"
+
+
+def local_time(instant: datetime | None) -> str:
+    """A UTC timestamp as a time in Vietnam: '01/12/2026 09:41'."""
+    if instant is None:
+        return "—"
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return f"{instant.astimezone(clock.zone()):%d/%m/%Y %H:%M}"
 
 
 def number(value: int | float | None, decimals: int = 0) -> str:
@@ -61,6 +72,7 @@ def environment() -> Environment:
         short_date=short_date,
         day_before=day_before,
         long_date=long_date,
+        local_time=local_time,
         number=number,
         percent=percent,
         comparison=comparison,
