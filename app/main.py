@@ -35,6 +35,7 @@ from app.health.router import router as health_router
 from app.imports.router import UPLOAD_PATH as IMPORT_UPLOAD_PATH
 from app.imports.router import router as imports_router
 from app.imports.sheets import MAX_BYTES as IMPORT_MAX_BYTES
+from app.reporting.router import router as reporting_router
 from app.jobs import Jobs
 from app.logs import RequestContextMiddleware, configure_logging
 from app.privacy.access_log import AccessLog
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(assessments_router)
     api.include_router(credentials_router)
     api.include_router(imports_router)
+    api.include_router(reporting_router)
     api.include_router(audit_router)
     api.include_router(stats_router)
     app.include_router(api)

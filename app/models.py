@@ -20,6 +20,7 @@ from app.registry.models import (
     Registration,
     Residence,
 )
+from app.reporting.models import ReportingDeadline, ReportingPeriod, UnitReport
 from app.stats.models import (
     CountBuild,
     CountVersion,
@@ -57,6 +58,8 @@ __all__ = [
     "Recognition",
     "RefreshToken",
     "Registration",
+    "ReportingDeadline",
+    "ReportingPeriod",
     "RescoringItem",
     "RescoringOutcome",
     "RescoringRun",
@@ -66,6 +69,7 @@ __all__ = [
     "UnitAncestor",
     "UnitCount",
     "UnitGroupMember",
+    "UnitReport",
     "UnitSuccession",
     "User",
     "UserUnit",

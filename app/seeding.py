@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from app.criteria.service import publish_shipped
 from app.database import analyze
+from app.reporting.periods import load_reporting
 from app.stats.service import load_targets
 from app.units.seed import load_units
 
 SeedLoader = Callable[[Session], str]
 
 # In dependency order; each returns one line for the report.
-LOADERS: list[SeedLoader] = [load_units, publish_shipped, load_targets]
+LOADERS: list[SeedLoader] = [load_units, publish_shipped, load_targets, load_reporting]
 
 
 def load_builtin_seed(session: Session) -> list[str]:

@@ -32,6 +32,8 @@ from app.criteria.service import shipped_files
 from app.database import Base, create_db_engine
 from app.main import create_app
 from app.migrate import upgrade
+from app.reporting.models import ReportingPeriod
+from app.reporting.periods import load_reporting
 from app.seeding import load_builtin_seed
 from app.stats.models import DataVersion, Target
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
@@ -192,6 +194,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         CriteriaVersionProvince.__table__,
         Target.__table__,
         DataVersion.__table__,
+        ReportingPeriod.__table__,
     }
     villages = select(AdministrativeUnit.id).where(AdministrativeUnit.source == "village").scalar_subquery()
     with engine.begin() as connection:
@@ -219,6 +222,9 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         )
         connection.execute(delete(UnitAncestor).where(UnitAncestor.unit_id.in_(villages)))
         connection.execute(delete(AdministrativeUnit).where(AdministrativeUnit.source == "village"))
+        # Deadlines an officer changed go with their users; the seeded ones come back as shipped.
+        with Session(bind=connection) as reseed:
+            load_reporting(reseed)
 
 
 def _free_port() -> int:

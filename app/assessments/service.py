@@ -47,6 +47,7 @@ from app.criteria.service import answers_problem, model_of, resolve
 from app.exceptions import Conflict, FieldError, Forbidden, NotFound, Problem, invalid_field
 from app.registry.models import Organisation, Registration
 from app.registry.service import subject_unit, within
+from app.reporting.locks import require_open
 from app.rules import AnswersInvalid, CriteriaVersion, EvaluationContext, Result, TitleCode, evaluate
 from app.rules.model import RecognitionPeriod
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
@@ -237,6 +238,7 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
         return _replay(existing, body_hash), False
     unit_id = subject_unit(session, body.title, body.subject_id)
     _require_filer(session, principal, unit_id)
+    require_open(session, unit_id, body.period)
     reference_date = _reference_date(body)
     date_field = "body.reference_date" if body.reference_date else "body.period"
     version = version_in_force(
@@ -308,6 +310,7 @@ def revise(
             raise Conflict(f"Mã {existing.public_id} đã được dùng cho một bản ghi khác.", code="idempotency_conflict")
         return _replay(existing, body_hash), False
     check_if_match(current, if_match)
+    require_open(session, current.unit_id, current.period)
     if current.state not in AssessmentState.open_states():
         raise Conflict("Chỉ sửa được bản đánh giá chưa có quyết định và chưa bị thay thế.", code="not_open")
     version = session.get(CriteriaVersionRecord, current.criteria_version_id)
@@ -359,6 +362,7 @@ def transition(
 ) -> Assessment:
     _require_filer(session, principal, assessment.unit_id)
     check_if_match(assessment, if_match)
+    require_open(session, assessment.unit_id, assessment.period)
     sources, target = _TRANSITIONS[body.action]
     if assessment.state not in sources:
         raise Conflict(
@@ -579,6 +583,7 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
         )
     require_current_or_writable(session, principal, commune, "body.commune_code", body.decided_on)
     _require_filer(session, principal, commune.id, DECIDERS)
+    require_open(session, commune.id, body.period)
     ids = [i.lower() for i in body.assessment_ids]
     rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
     errors = _decision_errors(session, body, commune, ids, rows)
@@ -738,6 +743,7 @@ def get_recognition(session: Session, principal: Principal, recognition_id: int)
 
 def revoke(session: Session, principal: Principal, recognition: Recognition, reason: str) -> RecognitionOut:
     _require_filer(session, principal, recognition.unit_id, DECIDERS)
+    require_open(session, recognition.unit_id, recognition.period)
     if recognition.revoked_at is not None:
         raise Conflict("Danh hiệu này đã bị thu hồi.", code="already_revoked")
     before = snapshot(recognition)
