@@ -513,6 +513,64 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
         expect(commune=(404, 404), assessor=(404, 404)),
         lambda w: {"path": {"job_id": w.ids["import"]}},
     ),
+    ("GET", "/api/v1/reporting-periods"): (
+        expect(province=(OK, OK), commune=(OK, OK), assessor=(OK, OK), portal=(OK, OK)),
+        lambda w: {"params": {"year": 2025}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/deadlines"): (
+        expect(province=(OK, OK), commune=(OK, OK), assessor=(OK, OK), portal=(OK, OK)),
+        lambda w: {"path": {"period": "2025"}},
+    ),
+    ("PUT", "/api/v1/reporting-periods/{period}/deadlines"): (
+        expect(province=(OK, 403)),  # in their own province only
+        lambda w: {
+            "path": {"period": "2025"},
+            "json": {"level": "commune", "unit_code": "01", "due_on": "2025-12-05", "source": "Công văn 1/UBND"},
+        },
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/reports/{unit_code}"): (
+        expect(province=(OK, 404), commune=(OK, 404), assessor=(OK, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025", "unit_code": "00367"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/reports/{unit_code}/history"): (
+        expect(province=(OK, 404), commune=(OK, 404), assessor=(OK, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025", "unit_code": "00367"}},
+    ),
+    ("PUT", "/api/v1/reporting-periods/{period}/reports/{unit_code}/fields"): (
+        expect(province=(403, 404), commune=(OK, 404), assessor=(403, 404), portal=(404, 404)),
+        lambda w: {
+            "path": {"period": "2025-h1", "unit_code": "00367"},
+            "json": {"fields": {"community_learning_centres": {"value": 1, "source": "Báo cáo của xã"}}},
+        },
+    ),
+    ("POST", "/api/v1/reporting-periods/{period}/reports/{unit_code}/transitions"): (
+        expect(province=(403, 404), commune=(OK, 404), assessor=(403, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025-h1", "unit_code": "00367"}, "json": {"action": "submit"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/provinces/{province_code}/communes"): (
+        expect(province=(OK, 404), commune=(404, 404), assessor=(404, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025", "province_code": "01"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/provinces/{province_code}/consolidated"): (
+        expect(province=(OK, 404), commune=(404, 404), assessor=(404, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025", "province_code": "01"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/provinces/{province_code}/export"): (
+        expect(province=(OK, 404), commune=(404, 404), assessor=(404, 404), portal=(404, 404)),
+        lambda w: {"path": {"period": "2025", "province_code": "01"}, "params": {"format": "csv"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/national/provinces"): (
+        expect(),
+        lambda w: {"path": {"period": "2025"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/national/consolidated"): (
+        expect(),
+        lambda w: {"path": {"period": "2025"}},
+    ),
+    ("GET", "/api/v1/reporting-periods/{period}/national/export"): (
+        expect(),
+        lambda w: {"path": {"period": "2025"}, "params": {"format": "csv"}},
+    ),
     ("GET", "/api/v1/status-lists/{number}/{purpose}"): (
         PUBLIC,
         lambda w: {"path": {"number": 1, "purpose": "revocation"}},

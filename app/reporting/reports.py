@@ -169,6 +169,8 @@ def _row(session: Session, report: ReportView) -> UnitReport:
 
 def set_typed(session: Session, principal: Principal, report: ReportView, values: dict[str, dict]) -> None:
     """Values the registry cannot know, each with its source; only while the report is open."""
+    if not may_prepare(session, principal, report.unit):
+        raise Forbidden(_who_may("submit", report.unit).replace("gửi", "lập"))
     if not capabilities(session, principal, report)["may_edit"]:
         raise Conflict(_not_editable(report), code="report_not_editable")
     for key in values:
@@ -190,7 +192,7 @@ def _not_editable(report: ReportView) -> str:
         return "Báo cáo đã được duyệt nên đã khóa; cấp trên có thể mở khóa (nêu lý do)."
     if report.state == ReportState.SUBMITTED:
         return "Báo cáo đã gửi, đang chờ duyệt; không sửa được."
-    return "Tài khoản này không lập báo cáo của đơn vị này."
+    return "Báo cáo này không sửa được."
 
 
 def transition(session: Session, principal: Principal, report: ReportView, action: str, reason: str | None) -> None:
