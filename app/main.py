@@ -53,6 +53,7 @@ from app.web.assessing import router as assessing_pages
 from app.web.deciding import router as deciding_pages
 from app.web.importing import UPLOAD_PAGE as IMPORT_UPLOAD_PAGE
 from app.web.importing import router as importing_pages
+from app.web.reporting import router as reporting_pages
 from app.web.public import router as public_pages
 from app.web.staff import router as staff_pages
 from app.web.subjects import router as subject_pages
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deciding_pages)
     app.include_router(subject_pages)
     app.include_router(importing_pages)
+    app.include_router(reporting_pages)
     app.mount("/assets", StaticFiles(packages=[("app", "static")]), name="assets")
 
     @app.get(

@@ -13,6 +13,7 @@ from app.reporting import figures, periods, reports
 from app.reporting.locks import locked
 from app.reporting.models import ReportingDeadline, ReportingPeriod
 from app.reporting.reports import ReportView
+from app.reporting.schemas import Figures
 from app.units.models import AdministrativeUnit, UnitLevel
 from app.units.service import get_unit, in_jurisdiction
 
@@ -65,7 +66,8 @@ def report_out(session: Session, principal: Principal, report: ReportView) -> di
         "decided_at": row.decided_at if row else None,
         "reason": row.reason if row else None,
         "frozen": bool(row and row.figures),
-        "figures": reports.current_figures(session, report),
+        # Typed as the API shows them (days as dates), whether live or read back from JSON.
+        "figures": Figures.model_validate(reports.current_figures(session, report)).model_dump(),
         "typed_fields": [
             {"key": key, "label": label, **(typed.get(key) or {"value": None, "source": None})}
             for key, (label, _) in figures.TYPED_FIELDS.items()

@@ -23,6 +23,7 @@ from app.database import SessionDep
 from app.exceptions import Problem
 from app.params import MAX_DB_INT
 from app.registry.service import visible_subject_unit
+from app.reporting.locks import locked
 from app.rules.model import TitleCode
 from app.stats.report import TITLE_NAMES
 from app.web import forms
@@ -51,6 +52,7 @@ class FormContext:
         self.model = model_of(self.record)
         self.derived = compute(session, self.model, subject_id, self.reference_date)
         self.subject_name = subject_names(session, [(title.value, subject_id)]).get((title.value, subject_id), "")
+        self.locked = locked(session, unit_id, period)  # the year's report is approved: filing is refused
 
     def render(self, who: Staff, *, group, answers, errors, others, client_id, status_code=200, preview=None):
         return staff_page(
@@ -169,6 +171,7 @@ def show_assessment(session: SessionDep, who: StaffDep, public_id: PublicId) -> 
     out = assessments.assessment_outs(session, [row])[0]
     model = model_of(session.get(CriteriaVersionRecord, row.criteria_version_id))
     answers = json.loads(row.answers)
+    year_locked = locked(session, row.unit_id, row.period)
     may_review = (
         row.state == AssessmentState.SUBMITTED
         and who.principal.role in assessments.FILERS
@@ -182,7 +185,8 @@ def show_assessment(session: SessionDep, who: StaffDep, public_id: PublicId) -> 
         subject_name=subject_names(session, [(row.title, row.subject_id)]).get((row.title, row.subject_id), ""),
         sections=forms.sections(model, row.subject_group, answers, json.loads(row.derived)),
         result=json.loads(row.result),
-        may_review=may_review,
+        may_review=may_review and not year_locked,
+        locked=year_locked,
         own=row.assessor_id == who.principal.id,
         row_version=row.row_version,
     )
