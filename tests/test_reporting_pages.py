@@ -74,3 +74,14 @@ def test_a_ward_submits_the_city_approves_and_the_year_is_locked(browser, base_u
         )
         expect(page.get_by_text("Số liệu năm 2025 đã khóa.")).to_be_visible()
         context.close()
+
+        # The national level sees Hà Nội among the provinces (its own report still being prepared).
+        context, page = sign_in(browser, base_url, "quantri")
+        page.goto(f"{base_url}/can-bo/bao-cao-dinh-ky?year=2025")
+        page.get_by_role("link", name="Cấp trung ương: các tỉnh, thành phố năm 2025").click()
+        row = page.get_by_role("row").filter(has_text="Thành phố Hà Nội")
+        expect(row).to_contain_text("Đang lập")
+        expect(row).to_contain_text("15/12/2025")
+        assert_accessible(page)
+        shoot(page, "staff-reporting-national")
+        context.close()

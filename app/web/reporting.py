@@ -89,11 +89,6 @@ def _province_code(session, who: Staff, report: reports.ReportView) -> str | Non
     return province_code_of(session, report.unit.id)
 
 
-@router.get(BASE + "/{period}/{unit_code}", response_class=HTMLResponse)
-def report_page(session: SessionDep, who: StaffDep, period: PeriodKey, unit_code: UnitCode) -> HTMLResponse:
-    return _report_page(session, who, period, unit_code)
-
-
 @router.post(BASE + "/{period}/{unit_code}/so-lieu", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def save_fields(request: Request, session: SessionDep, who: StaffDep, period: PeriodKey, unit_code: UnitCode):
     form = await request.form()
@@ -134,6 +129,9 @@ async def move(request: Request, session: SessionDep, who: StaffDep, period: Per
 
 FILTERS = (("all", "Tất cả"), ("submitted", "Chờ duyệt"), ("missing", "Quá hạn, chưa gửi"), ("late", "Gửi muộn"))
 PAGE_SIZE = 30
+Show = Annotated[Literal["all", "submitted", "late", "missing"], Query()]
+Page = Annotated[int, Query(ge=1, le=1000)]
+ExportFormat = Annotated[Literal["xlsx", "csv"], Path()]
 
 
 @router.get(BASE + "/{period}/tinh/{province_code}", response_class=HTMLResponse)
@@ -142,11 +140,20 @@ def province_page(
     who: StaffDep,
     period: PeriodKey,
     province_code: UnitCode,
-    show: Annotated[Literal["all", "submitted", "late", "missing"], Query()] = "all",
-    trang: Annotated[int, Query(ge=1, le=1000)] = 1,
+    show: Show = "all",
+    trang: Page = 1,
 ) -> HTMLResponse:
+    return _overview(session, who, period, service.province(session, province_code), show, trang)
+
+
+@router.get(BASE + "/{period}/toan-quoc", response_class=HTMLResponse)
+def national_page(session: SessionDep, who: StaffDep, period: PeriodKey, show: Show = "all", trang: Page = 1):
+    return _overview(session, who, period, None, show, trang)
+
+
+def _overview(session, who: Staff, period: str, above, show: str, trang: int) -> HTMLResponse:
+    """The units one level below (a province's communes; the provinces) against their deadlines."""
     found = periods.get_period(session, period)
-    above = service.province(session, province_code)
     service.require_overseer(session, who.principal, above)
     items, counts = overview.states(session, found, above)
     waiting = sum(1 for i in items if i["state"] == "submitted")
@@ -155,12 +162,18 @@ def province_page(
     elif show != "all":
         items = [i for i in items if i["timeliness"] == show]
     pages = max(1, -(-len(items) // PAGE_SIZE))
+    own = (
+        service.report_out(session, who.principal, reports.view(session, who.principal, found, above))
+        if above
+        else None
+    )
     return staff_page(
         "staff/reporting_province.html",
         who,
         period=period,
         period_name=periods.period_label(found),
         province=above,
+        base=f"{BASE}/{period}/tinh/{above.code}" if above else f"{BASE}/{period}/toan-quoc",
         items=items[(trang - 1) * PAGE_SIZE : trang * PAGE_SIZE],
         shown=len(items),
         pages=pages,
@@ -170,22 +183,34 @@ def province_page(
         show=show,
         filters=FILTERS,
         consolidated=overview.consolidated(session, found, above),
-        own_report=service.report_out(session, who.principal, reports.view(session, who.principal, found, above)),
+        own_report=own,
     )
+
+
+@router.get(BASE + "/{period}/toan-quoc/tong-hop.{format}")
+def national_export(session: SessionDep, who: StaffDep, period: PeriodKey, format: ExportFormat) -> Response:
+    found = periods.get_period(session, period)
+    service.require_overseer(session, who.principal, None)
+    return _download(overview.export(session, found, None, format), f"tong-hop-toan-quoc-{period}", format)
 
 
 @router.get(BASE + "/{period}/tinh/{province_code}/tong-hop.{format}")
 def province_export(
-    session: SessionDep,
-    who: StaffDep,
-    period: PeriodKey,
-    province_code: UnitCode,
-    format: Annotated[Literal["xlsx", "csv"], Path()],
+    session: SessionDep, who: StaffDep, period: PeriodKey, province_code: UnitCode, format: ExportFormat
 ) -> Response:
     found = periods.get_period(session, period)
     above = service.province(session, province_code)
     service.require_overseer(session, who.principal, above)
-    content = overview.export(session, found, above, format)
+    return _download(overview.export(session, found, above, format), f"tong-hop-{province_code}-{period}", format)
+
+
+def _download(content: bytes, name: str, format: str) -> Response:
     media = XLSX_TYPE if format == "xlsx" else "text/csv; charset=utf-8"
-    disposition = f'attachment; filename="tong-hop-{province_code}-{period}.{format}"'
+    disposition = f'attachment; filename="{name}.{format}"'
     return Response(content, media_type=media, headers={"Content-Disposition": disposition})
+
+
+# Last: "/{period}/{unit_code}" would also match "/2025/toan-quoc".
+@router.get(BASE + "/{period}/{unit_code}", response_class=HTMLResponse)
+def report_page(session: SessionDep, who: StaffDep, period: PeriodKey, unit_code: UnitCode) -> HTMLResponse:
+    return _report_page(session, who, period, unit_code)
