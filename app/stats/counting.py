@@ -61,6 +61,33 @@ SEGMENT_DEFINITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+# The Vietnamese names of the segments (nhóm đối tượng): the one mapping every answer, page and
+# report shows instead of the keys.
+SEGMENT_LABELS: dict[str, str] = {
+    EDUCATION: "Ngành Giáo dục và Đào tạo",
+    "adults_in_learning_families": "Người lớn trong gia đình, dòng họ, cộng đồng học tập",
+    "staff_of_learning_units": "Cán bộ, người lao động trong đơn vị học tập",
+}
+# Unit groups with a Vietnamese name; a group an officer made up keeps its name (in quotes).
+GROUP_LABELS: dict[str, str] = {
+    "disadvantaged": "vùng miền núi, vùng sâu, vùng xa, vùng đặc biệt khó khăn",
+}
+
+
+def group_label(group: str) -> str:
+    """A unit group's name in words ("vùng miền núi, …"), for the groups the registry knows."""
+    return GROUP_LABELS.get(group, f"nhóm đơn vị “{group}”")
+
+
+def segment_label(segment: str | None) -> str | None:
+    """A segment's Vietnamese name; None for the whole population."""
+    if segment is None:
+        return None
+    if segment in SEGMENT_LABELS:
+        return SEGMENT_LABELS[segment]
+    return f"Thuộc {group_label(segment)}"
+
+
 def definition(title: TitleCode, segment: str | None) -> tuple[str, str]:
     """The named denominator definition (and its Vietnamese label) for a title and segment."""
     if segment in SEGMENT_DEFINITIONS:
@@ -69,7 +96,7 @@ def definition(title: TitleCode, segment: str | None) -> tuple[str, str]:
     if segment == EDUCATION:
         return f"{name}:education", f"{label} — thuộc ngành giáo dục"
     if segment:
-        return f"{name}:group:{segment}", f"{label} — thuộc nhóm đơn vị {segment}"
+        return f"{name}:group:{segment}", f"{label} — thuộc {group_label(segment)}"
     return name, label
 
 

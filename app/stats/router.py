@@ -68,8 +68,9 @@ def unit_progress(
     tag, fresh = _cached(request, response, session, unit, unit.id, year, basis, segment, clock.today())
     if fresh:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=dict(response.headers))
-    # Kept as the JSON sent (about 6 KB for a commune), not as the model (several times that in
-    # objects): the cache's size bound then bounds its memory too.
+    # Kept as the JSON sent (about 18 KB for a commune, most of it the sentences of every target
+    # that applies), not as the model (several times that in objects): the cache's size bound
+    # then bounds its memory too.
     cache = request.app.state.stats_cache
     body = cache.get(tag)
     if body is None:

@@ -88,9 +88,33 @@ class TargetCreate(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class AppliedTarget(BaseModel):
+    """One target that applies to a progress item, with its document and how far the item is."""
+
+    id: int
+    scope: str = Field(description="Đơn vị đặt chỉ tiêu (mã, tên) hoặc 'toàn quốc' / nhóm đơn vị")
+    unit: UnitRef | None
+    unit_group: str | None
+    year: int | None
+    every_year: bool
+    percent: float
+    comparison: Literal[">=", ">"]
+    source: TargetSource
+    inherited: bool = Field(description="Chỉ tiêu của cấp trên, đơn vị cũ trước sắp xếp hoặc toàn quốc")
+    in_force: bool = Field(
+        description="Chỉ tiêu gần đơn vị nhất: là chỉ tiêu ghi ở target_percent, target_source, gap và met của mục"
+    )
+    gap: float | None = Field(
+        description="Số điểm phần trăm còn thiếu để đạt chỉ tiêu; 0 khi đã đạt (không bao giờ âm); trống khi chưa "
+        "tính được tỉ lệ"
+    )
+    met: bool | None = Field(description="Đã đạt chỉ tiêu (theo phép so sánh của chỉ tiêu); trống khi chưa tính được")
+
+
 class ProgressItem(BaseModel):
     title: TitleCode
-    segment: str | None
+    segment: str | None = Field(description="Mã nhóm đối tượng (trống: toàn bộ); tên tiếng Việt ở segment_label")
+    segment_label: str | None = Field(description="Tên nhóm đối tượng bằng tiếng Việt (trống: toàn bộ)")
     numerator: int
     denominator: int
     denominator_definition: str
@@ -99,8 +123,16 @@ class ProgressItem(BaseModel):
     target_percent: float | None
     target_comparison: str | None
     target_source: TargetSource | None
-    gap: float | None = Field(description="Chỉ tiêu trừ tỉ lệ đạt được (điểm phần trăm); dương là còn thiếu")
+    gap: float | None = Field(
+        description="Số điểm phần trăm còn thiếu để đạt chỉ tiêu đang áp dụng (chỉ tiêu trừ tỉ lệ); 0 khi đã đạt, "
+        "không bao giờ âm (phần vượt: percent − target_percent)"
+    )
     met: bool | None
+    targets: list[AppliedTarget] = Field(
+        default_factory=list,
+        description="Mọi chỉ tiêu áp dụng cho danh hiệu và nhóm này, mỗi chỉ tiêu một mục với văn bản của nó, gần "
+        "đơn vị nhất trước (mục đầu là chỉ tiêu đang áp dụng)",
+    )
     official_denominator: int | None = None
     official_percent: float | None = None
     official_source: str | None = None

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from pathlib import Path
 from threading import Lock
 
@@ -27,6 +29,7 @@ from app.rules import TitleCode
 from app.stats import counting, summary
 from app.stats.models import DataVersion, OfficialDenominator, Target, UnitGroupMember
 from app.stats.schemas import (
+    AppliedTarget,
     HonourEntry,
     OfficialDenominatorIn,
     Progress,
@@ -40,6 +43,8 @@ from app.units.models import AdministrativeUnit, UnitAncestor, UnitSuccession
 from app.units.service import get_unit, in_jurisdiction, unit_named
 
 TARGETS_DIR = PROJECT_ROOT / "seed" / "targets"
+# How a document without a number (the Thanh Trì sector plan) is cited.
+UNNUMBERED = "(văn bản không ghi số)"
 # Session info key of the callback (installed by the app factory) that queues the build of
 # units a read had to count live.
 STALE_COUNTS = "stats_stale_counts"
@@ -108,38 +113,53 @@ def public_etag(*parts) -> str:
 # --- targets -----------------------------------------------------------------------------------
 
 
-def _target_units(session: Session, unit: AdministrativeUnit) -> dict[int, int]:
-    """{unit_id: distance} of units whose targets apply to `unit`: itself and its ancestors,
-    and the ancestors of every unit it succeeded (a ward of a former district inherits the
-    district's targets). Distances through a predecessor count after the unit's own chain."""
-    # Only predecessors that went wholly, or for the most part, into the unit: a ward that took a
-    # small piece of another district does not inherit that district's plan. Successions are
-    # at most a few steps deep; walking them with indexed look-ups beats a recursive CTE the
-    # planner cannot estimate.
-    main_part = or_(UnitSuccession.kind != "split", UnitSuccession.is_default.is_(True))
+# A predecessor whose territory went wholly, or for the most part, into its successor (a merger,
+# rename, re-parenting, or the default part of a split): the successor takes over its plans. A
+# ward that took a small piece of another ward does not.
+MAIN_PART = or_(UnitSuccession.kind != "split", UnitSuccession.is_default.is_(True))
+
+
+def taken_over(session: Session, unit: AdministrativeUnit) -> set[int]:
+    """Ids of `unit` and of every unit it succeeded for the main part (MAIN_PART), through any
+    chain of successions (đơn vị tiền thân: Xã Tân An ← Xã Đức Phúc ← Xã Hồng Đức)."""
+    # Successions are at most a few steps deep; walking them with indexed look-ups beats a
+    # recursive CTE the planner cannot estimate.
     units, frontier = {unit.id}, {unit.id}
     while frontier:
         frontier = (
             set(
                 session.scalars(
-                    select(UnitSuccession.predecessor_id).where(UnitSuccession.successor_id.in_(frontier), main_part)
+                    select(UnitSuccession.predecessor_id).where(UnitSuccession.successor_id.in_(frontier), MAIN_PART)
                 )
             )
             - units
         )
         units |= frontier
+    return units
+
+
+FORMER = 100  # distances at or above this are reached through a unit the unit succeeded
+
+
+def binding_units(session: Session, unit: AdministrativeUnit) -> dict[int, int]:
+    """{unit_id: distance} of the units whose documents (targets, reporting deadlines) bind
+    `unit`: itself (0) and its ancestors (their depth), then every unit it took over
+    (`taken_over`) and their ancestors (FORMER + depth). So since 01/7/2025 a commune is bound by
+    its province and by the plans of the former communes and district (quận, huyện) whose
+    territory it took over; never by a unit outside that chain (Hà Nội is not bound by a Hải
+    Dương commune's plan, nor the reverse)."""
+    units = taken_over(session, unit)
     rows = session.execute(
         select(UnitAncestor.ancestor_id, func.min(UnitAncestor.depth))
         .where(UnitAncestor.unit_id.in_(units))
         .group_by(UnitAncestor.ancestor_id)
     ).all()
-    own = {
-        ancestor: depth
-        for ancestor, depth in session.execute(
+    own = dict(
+        session.execute(
             select(UnitAncestor.ancestor_id, UnitAncestor.depth).where(UnitAncestor.unit_id == unit.id)
         ).all()
-    }
-    return {ancestor: own.get(ancestor, depth + 100) for ancestor, depth in rows}
+    )
+    return {ancestor: own.get(ancestor, depth + FORMER) for ancestor, depth in rows}
 
 
 LEVEL_RANK = {"village": 0, "commune": 1, "district": 2, "province": 3}
@@ -149,7 +169,7 @@ def applicable_targets(session: Session, unit: AdministrativeUnit, year: int | N
     """(target, distance) for every target that applies to `unit`, most local first: targets of
     the unit itself, then of the lowest-level unit above it or above a unit it succeeded (a
     former district's plan is more local than the city's), then unit groups, national last."""
-    distances = _target_units(session, unit)
+    distances = binding_units(session, unit)
     levels = dict(
         session.execute(
             select(AdministrativeUnit.id, AdministrativeUnit.level).where(AdministrativeUnit.id.in_(distances))
@@ -175,12 +195,27 @@ def applicable_targets(session: Session, unit: AdministrativeUnit, year: int | N
     return [(target, distance) for _, target, distance in sorted(ranked, key=lambda item: item[0])]
 
 
+def target_scope(target: Target, units: dict[int, AdministrativeUnit]) -> str:
+    """Who set the target, in words: the unit (code, name), a unit group, or the whole country."""
+    unit = units.get(target.unit_id) if target.unit_id else None
+    if unit:
+        return f"{unit.code} {unit.name}"
+    return counting.group_label(target.unit_group) if target.unit_group else "toàn quốc"
+
+
+def target_units(session: Session, targets: list[Target]) -> dict[int, AdministrativeUnit]:
+    """The units the targets were set for, in one query."""
+    ids = {t.unit_id for t in targets if t.unit_id}
+    if not ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(AdministrativeUnit).where(AdministrativeUnit.id.in_(ids)))}
+
+
 def target_out(session: Session, target: Target, distance: int, units: dict[int, AdministrativeUnit]) -> TargetOut:
     unit = units.get(target.unit_id) if target.unit_id else None
-    scope = f"{unit.code} {unit.name}" if unit else (f"nhóm {target.unit_group}" if target.unit_group else "toàn quốc")
     return TargetOut(
         id=target.id,
-        scope=scope,
+        scope=target_scope(target, units),
         unit=unit_ref(unit) if unit else None,
         unit_group=target.unit_group,
         title=target.title,
@@ -211,8 +246,7 @@ def target_source(target: Target) -> TargetSource:
 
 def targets_for(session: Session, unit: AdministrativeUnit, year: int | None) -> list[TargetOut]:
     found = applicable_targets(session, unit, year)
-    unit_ids = {t.unit_id for t, _ in found if t.unit_id}
-    units = {u.id: u for u in session.scalars(select(AdministrativeUnit).where(AdministrativeUnit.id.in_(unit_ids)))}
+    units = target_units(session, [target for target, _ in found])
     return [target_out(session, target, distance, units) for target, distance in found]
 
 
@@ -274,6 +308,38 @@ def _percent(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+def judged(target: Target, percent: Decimal | None) -> tuple[float | None, bool | None]:
+    """(gap, met) of a percent against a target: the points still short of it, 0 once it is met
+    (never negative; a surplus is percent − target), and whether the target's comparison holds
+    (a "trên N%" target is not met at exactly N%). (None, None) while there is no percent."""
+    if percent is None:
+        return None, None
+    met = percent > target.percent if target.comparison == ">" else percent >= target.percent
+    return float(max(target.percent - percent, Decimal(0))), met
+
+
+def applied_target(
+    target: Target, distance: int, units: dict[int, AdministrativeUnit], percent: Decimal | None, in_force: bool
+) -> AppliedTarget:
+    gap, met = judged(target, percent)
+    unit = units.get(target.unit_id) if target.unit_id else None
+    return AppliedTarget(
+        id=target.id,
+        scope=target_scope(target, units),
+        unit=unit_ref(unit) if unit else None,
+        unit_group=target.unit_group,
+        year=target.year,
+        every_year=target.every_year,
+        percent=float(target.percent),
+        comparison=target.comparison,
+        source=target_source(target),
+        inherited=distance > 0,
+        in_force=in_force,
+        gap=gap,
+        met=met,
+    )
+
+
 def _segment_scope(scope: counting.Scope, segment: str | None) -> counting.Scope:
     return counting.Scope(unit=scope.unit, year=scope.year, reference_day=scope.reference_day, segment=segment)
 
@@ -287,13 +353,16 @@ def progress(
     only_segment: str | None = None,
     today: date | None = None,
 ) -> Progress:
-    """Every title, plus each segment a target names; with `segment`, only that segment."""
+    """Every title, plus each segment a target names; with `segment`, only that segment. Each
+    item lists every target that applies to it (`targets`, nearest first); the nearest is the
+    one in force, shown in the item's own target fields."""
     day = counting.reference_day(year, today)
     scope = counting.Scope(unit=unit, year=year, reference_day=day)
-    targets = applicable_targets(session, unit, year)
-    best: dict[tuple[str, str | None], Target] = {}
-    for target, _ in targets:  # sorted nearest first
-        best.setdefault((target.title, target.segment), target)
+    found = applicable_targets(session, unit, year)
+    applicable: dict[tuple[str, str | None], list[tuple[Target, int]]] = {}
+    for target, distance in found:  # sorted nearest first
+        applicable.setdefault((target.title, target.segment), []).append((target, distance))
+    units = target_units(session, [target for target, _ in found])
     officials = {
         (o.title, o.segment or None): o
         for o in session.scalars(
@@ -301,7 +370,7 @@ def progress(
         )
     }
     wanted: list[tuple[TitleCode, str | None]] = [(title, only_segment) for title in TITLE_ORDER]
-    for title, named in best:
+    for title, named in applicable:
         if only_segment is None and named is not None and title in TITLE_ORDER and (title, named) not in wanted:
             wanted.append((TitleCode(title), named))
     groups = {segment for _, segment in wanted if segment and segment not in POPULATION_SEGMENTS}
@@ -330,23 +399,27 @@ def progress(
         if basis == "registered":
             definition, label = counting.REGISTERED_PREFIX + definition, f"{label} (đã đăng ký)"
         percent = _percent(numerator, denominator)
-        target = best.get((title, segment))
+        listed = [
+            applied_target(target, distance, units, percent, in_force=index == 0)
+            for index, (target, distance) in enumerate(applicable.get((title, segment), []))
+        ]
+        in_force = listed[0] if listed else None
         official = officials.get((title, segment))
         item = ProgressItem(
             title=title,
             segment=segment,
+            segment_label=counting.segment_label(segment),
             numerator=numerator,
             denominator=denominator,
             denominator_definition=definition,
             denominator_label=label,
             percent=float(percent) if percent is not None else None,
-            target_percent=float(target.percent) if target else None,
-            target_comparison=target.comparison if target else None,
-            target_source=target_source(target) if target else None,
-            gap=float(target.percent - percent) if target and percent is not None else None,
-            met=(percent > target.percent if target.comparison == ">" else percent >= target.percent)
-            if target and percent is not None
-            else None,
+            target_percent=in_force.percent if in_force else None,
+            target_comparison=in_force.comparison if in_force else None,
+            target_source=in_force.source if in_force else None,
+            gap=in_force.gap if in_force else None,
+            met=in_force.met if in_force else None,
+            targets=listed,
             counted_at=counted_at,
             exact=True,
         )
@@ -501,7 +574,7 @@ def load_targets(session: Session, directory: Path = TARGETS_DIR) -> str:
                 "segment": None if (not unit and segment == "disadvantaged") else segment,
                 "level": item.get("level"),
                 "denominator_hint": item.get("denominator_hint"),
-                "document_number": doc.get("number") or "(văn bản không ghi số)",
+                "document_number": doc.get("number") or UNNUMBERED,
                 "document_date": doc.get("date"),
                 "issuer": doc["issuer"],
                 "sentence": item["sentence"],
@@ -527,19 +600,109 @@ def load_targets(session: Session, directory: Path = TARGETS_DIR) -> str:
     )
 
 
-def reporting_deadlines() -> list[dict]:
-    data = yaml.safe_load((TARGETS_DIR / "plan_targets.yaml").read_text(encoding="utf-8"))
-    documents = {doc["key"]: doc for doc in data["documents"]}
-    return [
-        {
-            "document": documents[d["document"]].get("number") or documents[d["document"]]["issuer"],
-            "issuer": documents[d["document"]]["issuer"],
-            "what": d["what"],
-            "date": str(d["date"]),
-            "every_year": bool(d.get("every_year")),
-        }
-        for d in data.get("reporting_deadlines", [])
-    ]
+# --- reporting deadlines ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanDeadline:
+    """A reporting deadline (hạn báo cáo) named in a plan, with the plan's scope: the unit the
+    plan was for on its date (scopes.yaml), or None for a national document."""
+
+    document_key: str
+    document_number: str | None
+    document_date: date | None
+    issuer: str
+    scope: AdministrativeUnit | None
+    what: str  # the plan's sentence naming the deadline
+    due: str  # as the plan writes it: "25/11", "2025", "12/2025", "05/11/2021", "cuối năm"
+    every_year: bool
+    line: int | None = None
+    note: str | None = None
+    # How it binds the unit it was listed for (deadlines_binding): own, ancestor, former, national.
+    binds_as: str | None = None
+
+    @property
+    def day_and_month(self) -> tuple[int, int] | None:
+        """(day, month) of a yearly deadline written "dd/mm"; None for any other wording."""
+        parts = self.due.split("/")
+        if self.every_year and len(parts) == 2 and all(part.isdigit() for part in parts):
+            return int(parts[0]), int(parts[1])
+        return None
+
+
+@lru_cache(maxsize=16)
+def _parsed(path: Path, modified_ns: int) -> dict:
+    # Every report reads the seed files: parsed once per version of the file (read-only).
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _seed_file(path: Path) -> dict:
+    return _parsed(path, path.stat().st_mtime_ns)
+
+
+def plan_deadlines(session: Session, directory: Path = TARGETS_DIR) -> list[PlanDeadline]:
+    """Every reporting deadline of the seeded documents, each with its document's scope."""
+    scopes = _seed_file(directory / "scopes.yaml")
+    found = []
+    for name in ("plan_targets.yaml", "programme_targets.yaml"):
+        data = _seed_file(directory / name)
+        documents = {doc["key"]: doc for doc in data["documents"]}
+        resolved: dict[str, AdministrativeUnit | None] = {}
+        for item in data.get("reporting_deadlines") or []:
+            key = item["document"]
+            if key not in resolved:
+                place = scopes.get(key)
+                resolved[key] = get_unit(session, place["unit_code"], place["as_of"]) if place else None
+            doc = documents[key]
+            found.append(
+                PlanDeadline(
+                    document_key=key,
+                    document_number=doc.get("number"),
+                    document_date=doc.get("date"),
+                    issuer=doc["issuer"],
+                    scope=resolved[key],
+                    what=item["what"],
+                    due=str(item["date"]),
+                    every_year=bool(item.get("every_year")),
+                    line=item.get("line"),
+                    note=item.get("note"),
+                )
+            )
+    return found
+
+
+def _binds_by_scope(deadline: PlanDeadline, units: dict[int, int]) -> str | None:
+    """Rule 1, the scope: a national document binds every unit; a plan binds the units its
+    scope unit is among the `binding_units` of: "own", "ancestor" (a unit above), or "former"
+    (a unit it took over, or one above that: a former district's plan binds the communes that
+    succeeded its communes). None: the plan is for somewhere else."""
+    if deadline.scope is None:
+        return "national"
+    distance = units.get(deadline.scope.id)
+    if distance is None:
+        return None
+    return "own" if distance == 0 else ("ancestor" if distance < FORMER else "former")
+
+
+def _issued_by(deadline: PlanDeadline, as_of: date) -> bool:
+    """Rule 2, the time: a document binds from its date on (an undated one always)."""
+    return deadline.document_date is None or deadline.document_date <= as_of
+
+
+def deadlines_binding(session: Session, unit: AdministrativeUnit, as_of: date | None = None) -> list[PlanDeadline]:
+    """The reporting deadlines that bind `unit` on `as_of` (default today): those of documents
+    issued by then (`_issued_by`) whose scope is the unit, one of its ancestors, a unit it took
+    over in a reorganisation or one above that, or the whole country (`_binds_by_scope`, over
+    `binding_units`). Each comes with `binds_as` saying which. The annual report lists them;
+    public so that the reporting chain (app/reporting) can derive its deadlines by the same rule."""
+    as_of = as_of or clock.today()
+    units = binding_units(session, unit)
+    found = []
+    for deadline in plan_deadlines(session):
+        binds_as = _binds_by_scope(deadline, units)
+        if binds_as is not None and _issued_by(deadline, as_of):
+            found.append(replace(deadline, binds_as=binds_as))
+    return found
 
 
 def set_unit_group(session: Session, principal: Principal, unit: AdministrativeUnit, group: str, member: bool) -> None:
