@@ -207,6 +207,7 @@ def test_the_whole_chain_for_two_wards_and_the_city(chain):
         status_sheet = {row[0].value: row for row in book["Tình hình gửi báo cáo"].iter_rows(min_row=2) if row[0].value}
         assert status_sheet["00364"][4].value == "Gửi muộn"
         text = city.get(f"{PERIOD}/provinces/01/export", params={"format": "csv"}).content.decode("utf-8-sig")
+        assert "adults_in_learning_families" not in text and "Người lớn trong gia đình" in text  # named
         csv_rows = list(csv.reader(io.StringIO(text)))
         csv_citizen = next(r for r in csv_rows if r and r[0] == approved_citizen["title_name"] and not r[1])
         assert [int(v) for v in csv_citizen[2:6]] == citizen_row[2:6]

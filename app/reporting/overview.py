@@ -19,6 +19,7 @@ from app.reporting.models import ReportingDeadline, ReportingPeriod, ReportLevel
 from app.reporting.periods import period_label
 from app.reporting.reports import STATE_NAMES, TIMELINESS_NAMES, approved_figures, timeliness
 from app.spreadsheets import append_row, csv_bytes
+from app.stats import counting
 from app.stats.report import HEADER
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import in_force_on
@@ -93,7 +94,7 @@ def _rows(items: list[dict]) -> list[list]:
     return [
         [
             item["title_name"],
-            item["segment"] or "",
+            counting.segment_label(item["segment"]) or "",
             item["registered"],
             item["assessed"],
             item["recognised"],

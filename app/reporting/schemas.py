@@ -58,6 +58,7 @@ class FigureItem(BaseModel):
     title: str
     title_name: str
     segment: str | None
+    segment_label: str | None = Field(default=None, description="Tên tiếng Việt của nhóm dân cư")
     registered: int | None
     assessed: int | None
     recognised: int | None
