@@ -56,10 +56,11 @@ def test_a_communes_page_shows_the_apis_numbers(page, client, base_url, app, rec
             assert percent(item["target_percent"]) in on_page["text"]
     citizens = by_key[("citizen", None)]
     assert int(citizens["numerator"]) == 2  # the two people the decision recognised
-    # The denominator's definition and the target's source sentence are on the page.
+    # The denominator's definition (in words, never its key) and the target's source are on the page.
     page.locator("details").first.click()
     citizen_item = next(i for i in main_items if i["title"] == "citizen")
-    assert citizen_item["denominator_definition"] in page.content()
+    assert citizen_item["denominator_label"] in page.content()
+    assert f"Mẫu số:</strong> {citizen_item['denominator_definition']}<" not in page.content()
     if citizen_item["target_source"]:
         assert citizen_item["target_source"]["document_number"] in page.content()
     # The criteria in force, with their provisional marks, as the API resolves them.
