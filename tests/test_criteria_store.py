@@ -39,9 +39,12 @@ def test_shipped_versions_are_published_and_public(client):
     # A shipped version that replaces another retires it; the replaced one stays readable, for
     # the recognitions decided under it.
     commune = {v["version"]: v["state"] for v in listing["items"] if v["title"] == "commune"}
-    assert commune == {"tt25-2023": "retired", "tt25-2023-v2": "published"}
+    assert commune == {"tt25-2023": "retired", "tt25-2023-v2": "published", "tt25-2023-two-tier": "published"}
     in_force = client.get(f"{CRITERIA}/in-force", params={"title": "commune", "on": "2025-06-01"}).json()
     assert in_force["version"] == "tt25-2023-v2"
+    # From 01/7/2025 (no districts) the same text with the province deciding: docs/commune-title.md.
+    in_force = client.get(f"{CRITERIA}/in-force", params={"title": "commune", "on": "2025-07-01"}).json()
+    assert in_force["version"] == "tt25-2023-two-tier"
     citizen = client.get(f"{CRITERIA}/versions", params={"title": "citizen"}).json()["items"]
     assert [(v["version"], v["state"], v["provisional"]) for v in citizen] == [
         ("qd244-2022", "published", True),

@@ -164,7 +164,7 @@ def test_the_commune_share_of_citizens_is_counted_on_the_reference_day(client, a
         select(AdministrativeUnit.id).where(AdministrativeUnit.code == "00367", AdministrativeUnit.valid_to.is_(None))
     )
     filed = _file(client, admin, "commune", commune, 2025, reference_date="2025-12-31")
-    assert filed["criteria_version"] == "tt25-2023-v2"
+    assert filed["criteria_version"] == "tt25-2023-two-tier"  # v2's text, with the province deciding
     share = filed["derived"]["c5_1_m1"]
     # The two adults are citizens of the commune (15 or over); the child is not counted.
     assert (share["numerator"], share["denominator"]) == (0, 2)

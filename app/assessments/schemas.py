@@ -137,7 +137,11 @@ class RecognitionOut(BaseModel):
 
 class DecisionOut(BaseModel):
     id: int
-    commune_code: str
+    commune_code: str = Field(description="Mã xã có các đối tượng được công nhận")
+    issuer_code: str = Field(
+        description="Mã đơn vị ban hành quyết định: chính xã đó, hoặc tỉnh của xã với danh hiệu do cấp tỉnh công nhận "
+        "(Cộng đồng học tập cấp xã từ 01/7/2025)"
+    )
     number: str
     decided_on: date
     signer: str

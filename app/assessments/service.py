@@ -8,7 +8,6 @@ criteria version (and its content hash) it was scored under.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 from collections.abc import Iterable
@@ -17,11 +16,12 @@ from decimal import Decimal
 from functools import cache
 
 from pydantic import BaseModel
-from sqlalchemy import Integer, bindparam, func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, exists, func, literal, null, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from app import clock
+from app.assessments import workflow
 from app.assessments.derived import compute
 from app.assessments.models import Assessment, AssessmentState, Decision, Recognition
 from app.assessments.predicates import state_on
@@ -49,12 +49,14 @@ from app.registry.models import Organisation, Registration
 from app.registry.service import subject_unit, within
 from app.reporting.locks import require_open
 from app.rules import AnswersInvalid, CriteriaVersion, EvaluationContext, Result, TitleCode, evaluate
+from app.rules.dates import add_months
 from app.rules.model import RecognitionPeriod
 from app.units.models import AdministrativeUnit, UnitAncestor, UnitLevel
 from app.units.service import in_jurisdiction, province_code_of, require_current_or_writable, unit_named
 
 FILERS = (Role.ADMIN, Role.ASSESSOR, Role.COMMUNE_OFFICER)
-DECIDERS = (Role.ADMIN, Role.COMMUNE_OFFICER)
+# Who decides titles recognised by the commune; a version's workflow may name the province instead.
+DECIDERS = workflow.DECIDERS_AT["commune"]
 
 
 def etag(assessment: Assessment) -> str:
@@ -244,6 +246,13 @@ def create_assessment(session: Session, principal: Principal, body: AssessmentCr
     version = version_in_force(
         session, body.title, body.subject_id, unit_id, reference_date, body.criteria_version, date_field
     )
+    workflow.check_filing(
+        model_of(version),
+        body.period,
+        reference_date,
+        reference_given=body.reference_date is not None,
+        submit=body.submit,
+    )
     result, derived = _score(session, version, body.subject_id, reference_date, body)
     assessment = _new_row(
         public_id,
@@ -314,6 +323,8 @@ def revise(
     if current.state not in AssessmentState.open_states():
         raise Conflict("Chỉ sửa được bản đánh giá chưa có quyết định và chưa bị thay thế.", code="not_open")
     version = session.get(CriteriaVersionRecord, current.criteria_version_id)
+    if body.submit:
+        workflow.check_submission(session, current, version.id, "body.submit")
     result, derived = _score(session, version, current.subject_id, current.reference_date, body)
     before = snapshot(current)
     revision = _next_revision(current, public_id, body_hash, result, derived, body, version, principal.id or None)
@@ -358,11 +369,24 @@ _TRANSITIONS = {
 
 
 def transition(
-    session: Session, principal: Principal, assessment: Assessment, body: Transition, if_match: str | None
+    session: Session,
+    principal: Principal,
+    assessment: Assessment,
+    body: Transition,
+    if_match: str | None,
+    reviewed_on: date | None = None,
 ) -> Assessment:
+    """`reviewed_on`: the day a review was done on paper, for an import of past years (a
+    decision cannot be dated before the review); otherwise the review is recorded now."""
     _require_filer(session, principal, assessment.unit_id)
     check_if_match(assessment, if_match)
     require_open(session, assessment.unit_id, assessment.period)
+    if reviewed_on is not None and not date(assessment.period, 1, 1) <= reviewed_on <= clock.today():
+        raise invalid_field(
+            "body.reviewed_on",
+            "outside_period",
+            f"Ngày thẩm định phải từ 01/01/{assessment.period} (năm đánh giá) đến hôm nay.",
+        )
     sources, target = _TRANSITIONS[body.action]
     if assessment.state not in sources:
         raise Conflict(
@@ -370,6 +394,8 @@ def transition(
         )
     if body.action == "review" and not principal.is_admin and assessment.assessor_id == principal.id:
         raise Forbidden("Người thẩm định phải khác người lập bản đánh giá.")
+    if body.action == "submit":
+        workflow.check_submission(session, assessment, assessment.criteria_version_id, "body.action")
     if body.action == "return" and not body.reason:
         raise Problem(
             422,
@@ -383,7 +409,7 @@ def transition(
     assessment.row_version += 1
     if body.action == "review":
         assessment.reviewed_by_id = principal.id or None
-        assessment.reviewed_at = clock.now()
+        assessment.reviewed_at = clock.start_of(reviewed_on) if reviewed_on else clock.now()
     assessment.return_reason = body.reason if body.action == "return" else None
     assessment.updated_at = clock.now()
     audit(
@@ -497,16 +523,10 @@ def list_assessments(
 def valid_until(period: RecognitionPeriod, decided_on: date) -> date:
     """The first day a recognition no longer holds: `months` after the decision, or after the end
     of the decision's year where the text keeps the result "trong thời hạn 3 năm (36 tháng) tiếp
-    theo năm được công nhận" (TT 25/2023)."""
+    theo năm được công nhận" (TT 25/2023): decided on 20/3/2026, it holds through 31/12/2029."""
     if period.starts == "year_after_decision":
         return add_months(date(decided_on.year + 1, 1, 1), period.months)
     return add_months(decided_on, period.months)
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _decision_errors(
@@ -572,17 +592,21 @@ def _decision_errors(
 
 
 def create_decision(session: Session, principal: Principal, body: DecisionCreate) -> Decision:
-    """Record a commune's decision recognising a batch of reviewed assessments: all or none."""
+    """Record a decision recognising a batch of reviewed assessments of a commune, all or none:
+    the commune's own, or its province's where the title's version says the province decides."""
     commune = unit_named(session, body.commune_code, body.decided_on, "body.commune_code")
     if commune.level != UnitLevel.COMMUNE:
         raise invalid_field(
             "body.commune_code",
             "wrong_unit_level",
             f"{commune.name} không phải cấp xã.",
-            "Quyết định công nhận do UBND cấp xã ban hành.",
+            "Quyết định công nhận ghi theo xã có các đối tượng được công nhận.",
         )
     require_current_or_writable(session, principal, commune, "body.commune_code", body.decided_on)
-    _require_filer(session, principal, commune.id, DECIDERS)
+    # The version's workflow may have the province decide (the commune title since 01/7/2025).
+    flow = workflow.decision_flow(session, body.title, commune, body.period)
+    workflow.require_decider(session, principal, commune.id, flow)
+    issuer = workflow.issuer_of(session, commune, flow)
     require_open(session, commune.id, body.period)
     ids = [i.lower() for i in body.assessment_ids]
     rows = {a.public_id: a for a in session.scalars(select(Assessment).where(Assessment.public_id.in_(ids)))}
@@ -591,6 +615,11 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
         raise Problem(
             422, "validation_failed", "Dữ liệu không hợp lệ", "Một số bản đánh giá không công nhận được.", errors=errors
         )
+    if flow is not None:
+        # Checked once every row is known to be this commune's: the errors name no other commune's data.
+        named = [(f"body.assessment_ids.{index}", rows[public_id]) for index, public_id in enumerate(ids)]
+        if refused := workflow.decision_errors(session, flow, body.decided_on, named):
+            raise workflow.decision_problem(refused)
     held = session.scalars(
         select(Recognition.subject_id).where(
             Recognition.title == body.title,
@@ -603,11 +632,11 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
             f"Đối tượng mã {', '.join(map(str, held))} đã được công nhận danh hiệu này năm {body.period}.",
             code="already_recognised",
         )
-    if session.scalar(select(Decision.id).where(Decision.unit_id == commune.id, Decision.number == body.number)):
-        raise Conflict(f"{commune.name} đã có quyết định số {body.number}.", code="decision_number_taken")
+    if session.scalar(select(Decision.id).where(Decision.unit_id == issuer.id, Decision.number == body.number)):
+        raise Conflict(f"{issuer.name} đã có quyết định số {body.number}.", code="decision_number_taken")
     try:
         with session.begin_nested():
-            decision = _record_decision(session, principal, body, commune, [rows[public_id] for public_id in ids])
+            decision = _record_decision(session, principal, body, issuer, [rows[public_id] for public_id in ids])
     except IntegrityError:  # a concurrent decision took one of these subjects or the number
         raise Conflict(
             "Một bản đánh giá hoặc số quyết định vừa được dùng ở nơi khác. Hãy thử lại.", code="already_recognised"
@@ -616,10 +645,10 @@ def create_decision(session: Session, principal: Principal, body: DecisionCreate
 
 
 def _record_decision(
-    session: Session, principal: Principal, body: DecisionCreate, commune: AdministrativeUnit, rows: list[Assessment]
+    session: Session, principal: Principal, body: DecisionCreate, issuer: AdministrativeUnit, rows: list[Assessment]
 ) -> Decision:
     decision = Decision(
-        unit_id=commune.id,
+        unit_id=issuer.id,
         number=body.number,
         decided_on=body.decided_on,
         signer=body.signer,
@@ -699,21 +728,28 @@ def _recognition_rows(session: Session, condition) -> list[RecognitionOut]:
 
 
 def decision_out(session: Session, decision: Decision) -> DecisionOut:
-    commune = session.get(AdministrativeUnit, decision.unit_id)
+    issuer = session.get(AdministrativeUnit, decision.unit_id)
+    recognitions = _recognition_rows(session, Recognition.decision_id == decision.id)
     return DecisionOut(
         id=decision.id,
-        commune_code=commune.code,
+        # A province's decision recognises communes (their own units): the commune of the request.
+        commune_code=issuer.code if issuer.level != UnitLevel.PROVINCE else recognitions[0].unit_code,
+        issuer_code=issuer.code,
         number=decision.number,
         decided_on=decision.decided_on,
         signer=decision.signer,
         title=decision.title,
         period=decision.period,
-        recognitions=_recognition_rows(session, Recognition.decision_id == decision.id),
+        recognitions=recognitions,
     )
 
 
 def get_decision(session: Session, principal: Principal, decision_id: int) -> Decision:
-    decision = session.scalar(select(Decision).where(Decision.id == decision_id, within(principal, Decision.unit_id)))
+    # A province's decision is also the business of the communes it recognises.
+    recognised_here = exists().where(Recognition.decision_id == Decision.id, within(principal, Recognition.unit_id))
+    decision = session.scalar(
+        select(Decision).where(Decision.id == decision_id, within(principal, Decision.unit_id) | recognised_here)
+    )
     if decision is None:
         raise NotFound("Không tìm thấy quyết định.")
     return decision
@@ -742,7 +778,7 @@ def get_recognition(session: Session, principal: Principal, recognition_id: int)
 
 
 def revoke(session: Session, principal: Principal, recognition: Recognition, reason: str) -> RecognitionOut:
-    _require_filer(session, principal, recognition.unit_id, DECIDERS)
+    workflow.require_decider(session, principal, recognition.unit_id, workflow.recognition_flow(session, recognition))
     require_open(session, recognition.unit_id, recognition.period)
     if recognition.revoked_at is not None:
         raise Conflict("Danh hiệu này đã bị thu hồi.", code="already_revoked")

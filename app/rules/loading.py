@@ -123,6 +123,23 @@ def semantic_issues(version: CriteriaVersion) -> list[Issue]:
     groups = [override.unit_group for override in version.overrides]
     if len(groups) != len(set(groups)):
         issues.append(Issue(("overrides",), "at most one override per unit group"))
+    if version.procedure is not None:
+        issues += _duplicates(version.procedure.deadlines, ("procedure", "deadlines"), "deadline")
+    return issues + _workflow_issues(version)
+
+
+def _workflow_issues(version: CriteriaVersion) -> list[Issue]:
+    workflow = version.workflow
+    if workflow is None:
+        return []
+    issues = []
+    deadlines = {deadline.id for deadline in version.procedure.deadlines} if version.procedure else set()
+    for field in ("dossier_deadline", "decision_deadline"):
+        named = getattr(workflow, field)
+        if named is not None and named not in deadlines:
+            issues.append(Issue(("workflow", field), f"unknown deadline '{named}' (procedure.deadlines)"))
+    if workflow.next_level_after_months is not None and len(version.levels) < 2:
+        issues.append(Issue(("workflow", "next_level_after_months"), "applies to a version with two or more levels"))
     return issues
 
 

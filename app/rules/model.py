@@ -323,6 +323,35 @@ class Procedure(Provenance):
     recognised_by: str | None = Field(default=None, max_length=500, description="Ai quyết định công nhận")
 
 
+class Workflow(Provenance):
+    """What the registry enforces of the procedure, for the assessments filed under this version
+    and the decisions recognising them. A version without it gets none of these checks.
+
+    The deadlines are those of `procedure.deadlines`, named by id (the days and the text's words
+    stay there); each is met up to and including its day. The assessment covers the data window
+    of `procedure` (`data_from`–`data_to` of the assessed year; 1/1–31/12 if not given), is
+    dated on its last day, and is submitted from the day after it."""
+
+    dossier_deadline: Identifier | None = Field(
+        default=None, description="Hạn gửi hồ sơ (mã một hạn trong procedure.deadlines): nộp đến hết ngày này"
+    )
+    decision_deadline: Identifier | None = Field(
+        default=None,
+        description="Hạn quyết định công nhận (mã một hạn trong procedure.deadlines): ngày quyết định đến hết ngày này",
+    )
+    decided_by_level: Literal["commune", "province"] = Field(
+        default="commune",
+        description="Cấp ghi quyết định công nhận: cán bộ cấp xã của đơn vị, hoặc cán bộ cấp tỉnh của tỉnh có đơn vị",
+    )
+    next_level_after_months: int | None = Field(
+        default=None,
+        ge=1,
+        le=120,
+        description="Một mức độ trên mức thấp nhất chỉ được công nhận khi đối tượng đã được công nhận ở mức liền dưới "
+        "(hoặc cao hơn) ít nhất … tháng, tính từ ngày quyết định đó đến ngày quyết định mới",
+    )
+
+
 class CriteriaVersion(Provenance):
     """One version of the criteria of one title."""
 
@@ -341,6 +370,7 @@ class CriteriaVersion(Provenance):
     overrides: list[Override] = Field(default_factory=list)
     recognition_period: RecognitionPeriod
     procedure: Procedure | None = None
+    workflow: Workflow | None = None
     replaces: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]] = Field(
         default_factory=list,
         description="Phiên bản (cùng danh hiệu) mà phiên bản này thay thế: khi công bố, các phiên bản đó ngừng áp dụng",
@@ -359,6 +389,7 @@ class CriteriaVersion(Provenance):
             *self.levels,
             *self.overrides,
             *([self.procedure, *self.procedure.deadlines] if self.procedure else []),
+            *([self.workflow] if self.workflow else []),
         ]
         if self.pass_rules is not None:
             nodes.append(self.pass_rules)

@@ -17,6 +17,7 @@ GOLDEN = Path(__file__).parent / "golden"
 # (criteria file, golden file whose `base` meets every answered chỉ tiêu, derived values meeting both levels)
 VERSIONS = [
     ("commune/tt25-2023-v2.yaml", "commune-tt25.yaml", {"c5_1_m1": 0.8, "c5_1_m2": 0.8}),
+    ("commune/tt25-2023-two-tier.yaml", "commune-tt25.yaml", {"c5_1_m1": 0.8, "c5_1_m2": 0.8}),
     ("district/tt25-2023.yaml", "district-tt25.yaml", {"c4_1_m1": 0.9, "c4_1_m2": 0.9}),
     ("province/tt25-2023.yaml", "province-tt25.yaml", {"c4_1_m1": 0.9, "c4_1_m2": 0.9}),
     ("province/tt25-2023-communes.yaml", "province-tt25.yaml", {"c4_1_m1": 0.9, "c4_1_m2": 0.9}),
