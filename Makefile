@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install system-packages test-packages run test lint fuzz bench bench-prepare bench-lookups bench-writes bench-rescoring bench-soak bench-tools lock clean help
+.PHONY: install system-packages test-packages run test lint fuzz bench bench-prepare bench-lookups bench-writes bench-rescoring bench-soak bench-imports bench-tools lock clean help
 
 help:
 	@echo "make run    install, migrate, seed (when empty) and serve on 127.0.0.1:$${PORT:-8000}"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  progress benchmark on PostgreSQL (PEOPLE=1000000)"
 	@echo "make bench-lookups / bench-writes / bench-rescoring / bench-soak  throughput benchmarks (REUSE=1 keeps the 1M-people database;"
 	@echo "            soak: MINUTES=10 RATE=30; HOCTAP_BENCH_CODE=<rev> measures a clean copy of a commit)"
+	@echo "make bench-imports  people import vs. raw COPY of the same rows (ROWS=50000 ROUNDS=3; its own fresh database)"
 	@echo "make lock   re-pin every transitive dependency (requirements.lock, requirements-dev.lock)"
 
 # (Re)install when the dependency pins change.
@@ -86,6 +87,11 @@ bench-rescoring: install
 
 bench-soak: install
 	$(BIN)/python bench/soak.py --people $${PEOPLE:-1000000} --minutes $${MINUTES:-10} --rate $${RATE:-30} $(BENCH_REUSE)
+
+# Importing people (CSV and XLSX) against a raw COPY of the same rows, in a fresh database of
+# its own (the 1M-people database is not needed).
+bench-imports: install
+	$(BIN)/python bench/imports.py --rows $${ROWS:-50000} --rounds $${ROUNDS:-3}
 
 # Rebuild the full pin list from a clean environment (run after changing pyproject.toml).
 lock:

@@ -83,8 +83,11 @@ class Settings(BaseSettings):
     title_check_per_id_per_network_per_day: int = Field(default=5, ge=1, le=10_000)
     # Credential verifications (API and page) per network and minute.
     credential_verify_per_address_per_minute: int = Field(default=60, ge=1, le=100_000)
-    # Failed logins per account and address; successful ones are not counted.
+    # Failed logins per account and address; successful ones are not counted. Failed
+    # activations (a wrong one-time code) are limited the same way, under their own name.
     login_attempts_per_15_minutes: int = Field(default=10, ge=1, le=10_000)
+    # How long a one-time activation code (accounts created from a spreadsheet) stays valid.
+    activation_code_days: int = Field(default=14, ge=1, le=90)
     # Answers that a national ID is already registered elsewhere, per account and hour.
     duplicate_id_answers_per_hour: int = Field(default=20, ge=1, le=10_000)
     # Where rate-limit counters live: `memory://` (one process) or `redis://host:6379/0`, shared

@@ -32,6 +32,7 @@ from app.criteria.router import router as criteria_router
 from app.database import RequestSlots, create_async_db_engine, create_db_engine
 from app.exceptions import install_problem_handlers, problem_responses
 from app.health.router import router as health_router
+from app.imports.decisions import SIGNING as IMPORT_SIGNING
 from app.imports.router import UPLOAD_PATH as IMPORT_UPLOAD_PATH
 from app.imports.router import router as imports_router
 from app.imports.sheets import MAX_BYTES as IMPORT_MAX_BYTES
@@ -49,6 +50,7 @@ from app.stats.router import router as stats_router
 from app.stats.service import ResultCache
 from app.units.router import router as units_router
 from app.web import errors as page_errors
+from app.web.activation import router as activation_pages
 from app.web.assessing import router as assessing_pages
 from app.web.deciding import router as deciding_pages
 from app.web.importing import UPLOAD_PAGE as IMPORT_UPLOAD_PAGE
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.credential_signing = Signing(
         CredentialKeys(settings.credential_key_dir, create=not settings.is_production), settings.public_base_url
     )
+    # Imported decisions get their credentials from the same keys as POST /decisions.
+    app.state.session_factory.kw.setdefault("info", {})[IMPORT_SIGNING] = app.state.credential_signing
     app.state.passwords = Passwords(settings)
     app.state.national_ids = NationalIds(settings)
     # 1,024 answers of about 6 KB: the hot set of a province's public pages, a few MB per process.
@@ -185,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credential_pages)
     app.include_router(public_pages)
     app.include_router(staff_pages)
+    app.include_router(activation_pages)
     app.include_router(assessing_pages)
     app.include_router(deciding_pages)
     app.include_router(subject_pages)

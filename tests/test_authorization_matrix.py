@@ -233,6 +233,10 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
     ("GET", "/.well-known/jwks.json"): (PUBLIC, lambda w: {}),
     ("POST", "/api/v1/auth/token"): (PUBLIC, lambda w: {"data": {"username": "nobody"}}),
     ("POST", "/api/v1/auth/revoke"): (PUBLIC, lambda w: {"json": {"refresh_token": "unknown"}}),
+    ("POST", "/api/v1/auth/activate"): (  # a wrong code: 422 for everyone (the code is the credential)
+        PUBLIC,
+        lambda w: {"json": {"username": "nobody", "code": "ABCD-EFGH-JKMN", "password": "mat-khau-du-dai-1"}},
+    ),
     ("GET", "/api/v1/auth/me"): (ANY_ACCOUNT, lambda w: {}),
     ("POST", "/api/v1/auth/password"): (
         ANY_ACCOUNT,
@@ -249,6 +253,10 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
     ("PATCH", "/api/v1/users/{user_id}"): (
         ADMIN_ONLY,
         lambda w: {"path": {"user_id": w.ids["admin_id"]}, "json": {"full_name": "Quản trị"}},
+    ),
+    ("POST", "/api/v1/users/{user_id}/activation-code"): (  # the admin is activated: 409, past authorisation
+        ADMIN_ONLY,
+        lambda w: {"path": {"user_id": w.ids["admin_id"]}},
     ),
     ("GET", "/api/v1/audit"): (ADMIN_ONLY, lambda w: {}),
     ("GET", "/api/v1/units"): (PUBLIC, lambda w: {"params": {"q": "thanh xuan"}}),
@@ -510,6 +518,10 @@ MATRIX: dict[tuple[str, str], tuple[dict, Builder]] = {
         lambda w: {"path": {"job_id": w.ids["import"]}},
     ),
     ("GET", "/api/v1/imports/{job_id}/errors.xlsx"): (
+        expect(commune=(404, 404), assessor=(404, 404)),
+        lambda w: {"path": {"job_id": w.ids["import"]}},
+    ),
+    ("GET", "/api/v1/imports/{job_id}/codes.xlsx"): (  # only its importer; a people import has none: 409
         expect(commune=(404, 404), assessor=(404, 404)),
         lambda w: {"path": {"job_id": w.ids["import"]}},
     ),

@@ -93,3 +93,30 @@ def test_the_upload_form_names_what_is_missing(browser, base_url, desks):
     expect(summary).to_contain_text("Ngày của tệp viết dd/mm/yyyy")
     assert_accessible(page)
     context.close()
+
+
+def test_an_administrator_imports_accounts_and_downloads_their_codes_once(browser, base_url, desks):
+    context, page = sign_in(browser, base_url, "quantri")
+    page.goto(f"{base_url}/can-bo/nhap")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Tài khoản người đánh giá và cán bộ (mã kích hoạt một lần)").click()
+    template = download.value.path().read_bytes()
+    rows = [["le.thi.mai", "Lê Thị Mai", "Người đánh giá (Hội Khuyến học)", "00367"]]
+    page.get_by_label("Loại dữ liệu").select_option("accounts")
+    page.get_by_label("Tệp (.xlsx theo mẫu, hoặc .csv UTF-8)").set_input_files(
+        {"name": "tai-khoan.xlsx", "mimeType": "application/octet-stream", "buffer": _filled(template, rows)}
+    )
+    page.get_by_role("button", name="Kiểm tra và ghi vào sổ").click()
+    expect(page.get_by_text("Đã ghi vào sổ: 1 mới")).to_be_visible(timeout=30_000)
+    assert_accessible(page)
+    shoot(page, "staff-import-accounts")
+    with page.expect_download() as codes:
+        page.get_by_role("button", name="Tải bảng mã kích hoạt (.xlsx)").click()
+    sheet = openpyxl.load_workbook(io.BytesIO(codes.value.path().read_bytes())).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert any(row and row[0] == "le.thi.mai" for row in values)
+    # Drawn once: the second download is refused and no code is shown again.
+    page.get_by_role("button", name="Tải bảng mã kích hoạt (.xlsx)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bảng mã đã được tải")
+    assert "le.thi.mai" not in page.content()
+    context.close()

@@ -1,4 +1,4 @@
-"""Staff accounts, their jurisdiction and refresh tokens."""
+"""Staff accounts, their jurisdiction, refresh tokens and one-time activation codes."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class User(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
+    # `UNUSABLE_PASSWORD` (app/auth/passwords.py) until an account created from a spreadsheet is
+    # activated with its one-time code: no shared or default password ever exists.
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -81,4 +83,27 @@ class WebSession(Base):
     credential_version: Mapped[int]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ActivationCode(Base):
+    """Mã kích hoạt một lần của một tài khoản chưa có mật khẩu.
+
+    Only the code's SHA-256 (bound to the account) is stored. An account created by an import
+    gets a row without a code (`code_hash` None, `import_job_id` set): the code is drawn when the
+    importing administrator downloads the job's codes sheet, shown there once and never stored.
+    A code is used once (`used_at`), ends at `expires_at`, and a newer code for the same account
+    revokes the older ones (`revoked_at`)."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id", ondelete="SET NULL"), index=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -7,6 +7,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from app.config import Settings
 
+# Stored instead of a hash for an account that has no password yet (created from a spreadsheet,
+# waiting for its one-time activation code). No password verifies against it.
+UNUSABLE_PASSWORD = "!"  # noqa: S105 - a marker, not a password
+
+
+def is_usable(password_hash: str | None) -> bool:
+    return bool(password_hash) and not password_hash.startswith(UNUSABLE_PASSWORD)
+
 
 class Passwords:
     def __init__(self, settings: Settings) -> None:
@@ -22,8 +30,10 @@ class Passwords:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        usable = is_usable(password_hash)
         try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and (password_hash is not None)
+            # An unknown user or an account without a password costs the same time as a real check.
+            return self._hasher.verify(password_hash if usable else self._dummy_hash, password) and usable
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 
-from app.auth import service
+from app.auth import activation, service
 from app.auth.dependencies import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -18,6 +18,8 @@ from app.auth.dependencies import (
 )
 from app.auth.models import Role
 from app.auth.schemas import (
+    ActivationCodeOut,
+    ActivationRequest,
     PasswordChange,
     RevokeRequest,
     TokenResponse,
@@ -82,6 +84,28 @@ def issue_token(
     except NotAuthenticated:
         limiter.hit(failures, *key)
         raise
+
+
+@router.post(
+    "/activate",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(422, 429),
+    summary="Kích hoạt tài khoản: đặt mật khẩu bằng mã kích hoạt một lần",
+)
+def activate(request: Request, session: SessionDep, passwords: PasswordsDep, body: ActivationRequest) -> Response:
+    """For accounts created from a spreadsheet: the one-time code from the administrator's codes
+    sheet sets the first password and is used up. A wrong, used, replaced or expired code is a
+    422 naming `body.code`; failed attempts are limited like failed logins."""
+    limiter: ratelimit.RateLimiter = request.app.state.rate_limiter
+    key = (ratelimit.opaque(body.username.strip().lower()), client_address(request))
+    failures = activation.failure_limit(request.app.state.settings)
+    limiter.refuse_if_exhausted(failures, *key)
+    try:
+        activation.activate(session, passwords, body.username, body.code, body.password)
+    except Problem:
+        limiter.hit(failures, *key)
+        raise
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -171,3 +195,26 @@ def update_user(
     updated = service.update_user(session, passwords, user, body, principal)
     cached.forget(user_id)
     return service.user_out(session, updated)
+
+
+@users_router.post(
+    "/{user_id}/activation-code",
+    response_model=ActivationCodeOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 409, 422),
+    summary="Cấp mã kích hoạt mới cho một tài khoản chưa kích hoạt (mã cũ hết hiệu lực)",
+)
+def issue_activation_code(
+    request: Request, response: Response, session: SessionDep, principal: AdminPrincipal, user_id: IdPath
+) -> ActivationCodeOut:
+    """The code is in this answer only (never stored in clear): hand it to the account's holder."""
+    settings = request.app.state.settings
+    issued = activation.issue(session, principal, service.get_user(session, user_id), settings.activation_code_days)
+    response.headers["Cache-Control"] = "no-store"
+    return ActivationCodeOut(
+        user_id=issued.user.id,
+        username=issued.user.username,
+        code=issued.code,
+        expires_at=issued.expires_at,
+        activation_url=activation.activation_url(settings.public_base_url, issued.user.username, issued.code),
+    )

@@ -64,15 +64,17 @@ class UserOut(BaseModel):
     full_name: str
     role: Role
     is_active: bool
+    activated: bool = Field(description="Đã có mật khẩu (tài khoản nhập từ tệp: sau khi dùng mã kích hoạt)")
     units: list[UnitRef]
     created_at: datetime
     updated_at: datetime
 
 
-class UserCreate(InputModel):
+class AccountCreate(InputModel):
+    """An account without a password: created from a spreadsheet, activated with a one-time code."""
+
     username: Username
     full_name: str = Field(min_length=1, max_length=200)
-    password: Password
     role: Role
     unit_codes: list[UnitCodeStr] = Field(
         default_factory=list,
@@ -89,6 +91,10 @@ class UserCreate(InputModel):
         return value
 
 
+class UserCreate(AccountCreate):
+    password: Password
+
+
 class UserUpdate(InputModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
@@ -100,3 +106,19 @@ class UserUpdate(InputModel):
 class UserList(BaseModel):
     items: list[UserOut]
     total: int
+
+
+class ActivationRequest(InputModel):
+    username: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=40, description="Mã kích hoạt một lần, ví dụ ABCD-EFGH-JKMN")
+    password: Password
+
+
+class ActivationCodeOut(BaseModel):
+    """A fresh one-time code, shown only in this answer."""
+
+    user_id: int
+    username: str
+    code: str
+    expires_at: datetime
+    activation_url: str = Field(description="Trang kích hoạt, tên đăng nhập và mã điền sẵn (sau dấu #)")

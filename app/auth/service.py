@@ -14,9 +14,9 @@ from app import clock
 from app.audit.service import record as audit
 from app.audit.service import snapshot
 from app.auth.models import RefreshToken, Role, User, UserUnit
-from app.auth.passwords import Passwords
+from app.auth.passwords import UNUSABLE_PASSWORD, Passwords, is_usable
 from app.auth.principal import Principal
-from app.auth.schemas import TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
+from app.auth.schemas import AccountCreate, TokenResponse, UnitRef, UserCreate, UserOut, UserUpdate
 from app.auth.tokens import TokenService, refresh_token_digest
 from app.database import owned_session
 from app.exceptions import Conflict, FieldError, NotAuthenticated, NotFound, Problem, invalid_field
@@ -46,6 +46,13 @@ def authenticate(session: Session, passwords: Passwords, username: str, password
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     # Verify even for unknown users so response time does not reveal which usernames exist.
     valid = passwords.verify(user.password_hash if user else None, password)
+    if user is not None and user.is_active and not is_usable(user.password_hash):
+        # Created from a spreadsheet and never activated: no password can match, say what to do.
+        raise NotAuthenticated(
+            "Tài khoản chưa được kích hoạt. Hãy đặt mật khẩu bằng mã kích hoạt được cấp tại trang /kich-hoat "
+            "(mã hết hạn: nhờ quản trị viên cấp mã mới).",
+            code="account_not_activated",
+        )
     if user is None or not valid or not user.is_active:
         raise NotAuthenticated("Tên đăng nhập hoặc mật khẩu không đúng.", code="invalid_credentials")
     if passwords.needs_rehash(user.password_hash):
@@ -225,6 +232,7 @@ def _user_outs(session: Session, users: list[User]) -> list[UserOut]:
             full_name=user.full_name,
             role=Role(user.role),
             is_active=user.is_active,
+            activated=is_usable(user.password_hash),
             units=units[user.id],
             created_at=user.created_at,
             updated_at=user.updated_at,
@@ -253,18 +261,29 @@ def list_users(session: Session, *, role: Role | None, limit: int, offset: int) 
     return _user_outs(session, users), total
 
 
-def create_user(session: Session, passwords: Passwords, data: UserCreate, actor: Principal | None = None) -> User:
+def create_user(
+    session: Session, passwords: Passwords | None, data: UserCreate | AccountCreate, actor: Principal | None = None
+) -> User:
+    """An account; without a password (`AccountCreate`, from a spreadsheet) it cannot sign in
+    until activated with a one-time code (app/auth/activation.py)."""
     unit_ids = _resolve_jurisdiction(session, data.role, data.unit_codes)
     if session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise Conflict(f"Tên đăng nhập {data.username} đã được dùng.", code="username_taken")
     now = clock.now()
+    with_password = isinstance(data, UserCreate)
+    if with_password:
+        if passwords is None:
+            raise ValueError("creating an account with a password needs the password hasher")
+        password_hash = passwords.hash(data.password)
+    else:
+        password_hash = UNUSABLE_PASSWORD
     user = User(
         username=data.username,
         full_name=data.full_name,
-        password_hash=passwords.hash(data.password),
+        password_hash=password_hash,
         role=data.role,
         is_active=True,
-        password_changed_at=now,
+        password_changed_at=now if with_password else None,
         credential_version=1,
         units=[UserUnit(unit_id=unit_id) for unit_id in unit_ids],
     )

@@ -5,11 +5,37 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.exceptions import invalid_field
-from app.imports import people
+from app.imports import (
+    accounts,
+    assessments,
+    clans,
+    decisions,
+    households,
+    moves,
+    organisations,
+    people,
+    registrations,
+    villages,
+)
 from app.imports.kinds import Kind
 from app.imports.sheets import Column
 
-KINDS: dict[str, Kind] = {kind.key: kind for kind in (people.KIND,)}
+KINDS: dict[str, Kind] = {
+    kind.key: kind
+    for kind in (
+        people.KIND,
+        households.KIND,
+        clans.KIND,
+        organisations.KIND,
+        villages.KIND,
+        accounts.KIND,
+        moves.KIND,
+        moves.HOUSEHOLD_KIND,
+        registrations.KIND,
+        assessments.KIND,
+        decisions.KIND,
+    )
+}
 
 
 def columns(session: Session, kind: Kind, variant: str | None) -> list[Column]:

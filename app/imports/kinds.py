@@ -41,6 +41,7 @@ class Context:
     on_day: date
     variant: str | None = None
     cache: dict[Any, Any] = field(default_factory=dict)
+    job_id: int | None = None  # the import job (accounts: whose codes sheet delivers the new codes)
 
 
 class RowError(Exception):
@@ -50,6 +51,16 @@ class RowError(Exception):
     def __init__(self, column: str, reason: str, row: Row | None = None) -> None:
         super().__init__(reason)
         self.column, self.reason, self.row = column, reason, row
+
+
+class RowErrors(RowError):  # noqa: N818 - several RowError at once, named after it
+    """Every error found in one record, so one run reports each wrong member row of a household,
+    not only the first. Read as a plain RowError it is the first of them."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        first = errors[0]
+        super().__init__(first.column, first.reason, first.row)
+        self.errors = errors
 
 
 @dataclass(frozen=True)

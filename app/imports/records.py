@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.exceptions import Problem, field_errors
 from app.imports import sheets
-from app.imports.kinds import Context, Kind, Row, RowError
+from app.imports.kinds import Context, Kind, Row, RowError, RowErrors
 from app.imports.sheets import Column
 
 PROGRESS_EVERY = 200  # records
@@ -105,6 +105,8 @@ def _column_of(kind: Kind, headers: dict[str, str], path: str) -> str | None:
 
 def _errors(kind: Kind, headers: dict[str, str], record: list[Row], wrong: Exception) -> list[dict]:
     first = record[0]
+    if isinstance(wrong, RowErrors):
+        return [found for each in wrong.errors for found in _errors(kind, headers, record, each)]
     if isinstance(wrong, RowError):
         row = wrong.row or first
         value = sheets.masked(wrong.column, row.get(wrong.column))

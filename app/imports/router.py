@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -13,7 +13,7 @@ from app import clock
 from app.auth.dependencies import CurrentPrincipal, require_roles
 from app.database import SessionDep
 from app.exceptions import NotFound, Problem, problem_responses
-from app.imports import service, sheets
+from app.imports import accounts, service, sheets
 from app.params import Limit, Offset, PastDay
 from app.registry.service import WRITERS
 from app.stats.report import XLSX_TYPE
@@ -101,3 +101,21 @@ def errors(session: SessionDep, principal: CurrentPrincipal, job_id: JobId) -> R
     if job.error_report is None:
         raise NotFound("Lần nhập này không có lỗi.")
     return _xlsx(job.error_report, f"loi-nhap-{job.public_id[:8]}.xlsx")
+
+
+@router.get(
+    "/{job_id}/codes.xlsx",
+    response_class=Response,
+    responses={
+        200: {"content": {XLSX_TYPE: {}}, "description": "Bảng mã kích hoạt (tải được một lần)"},
+        **problem_responses(404, 409, 410, 422),
+    },
+    summary="Bảng mã kích hoạt của các tài khoản vừa nhập: chỉ người nhập, một lần",
+)
+def activation_codes(request: Request, session: SessionDep, principal: CurrentPrincipal, job_id: JobId) -> Response:
+    """Username, name, role, one-time code, expiry and activation link of every account the
+    import created. The codes are drawn now and exist nowhere else: a second download is 410."""
+    content = accounts.codes_sheet(session, principal, job_id, request.app.state.settings)
+    response = _xlsx(content, f"ma-kich-hoat-{job_id[:8].lower()}.xlsx")
+    response.headers["Cache-Control"] = "no-store"
+    return response

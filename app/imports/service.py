@@ -23,7 +23,7 @@ from app.auth.principal import Principal
 from app.auth.service import load_principal
 from app.database import owned_session
 from app.exceptions import NotFound, Problem
-from app.imports import catalogue, people, records, sheets
+from app.imports import catalogue, people, people_sql, records, sheets
 from app.imports.kinds import Context
 from app.imports.models import ImportJob, ImportState
 from app.registry.national_id import NationalIds
@@ -158,7 +158,14 @@ def run(
     with owned_session(factory) as session:
         if not _claim(session, job_id):
             return session.scalar(select(ImportJob.state).where(ImportJob.id == job_id)) or "missing"
+        key = session.scalar(select(ImportJob.kind).where(ImportJob.id == job_id))
     with owned_session(factory) as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if sqlite and not KINDS[key].fast:
+            # SQLite (WAL): a transaction that has read cannot start writing once another
+            # connection has committed ("database is locked" at once, whatever the busy timeout).
+            # Records are written as they are read, so the one write lock is taken first.
+            _beat(session, job_id)
         job = session.get(ImportJob, job_id)
         user = session.get(User, job.created_by_id) if job.created_by_id else None
         principal = load_principal(session, user.id, user.credential_version) if user else None
@@ -169,9 +176,10 @@ def run(
             )
             return job.state
         kind = KINDS[job.kind]
-        # SQLite has one writer: while records are being written, another connection could not
-        # note the progress (it would wait for this transaction), so there only the caller hears it.
-        noted = kind.fast or session.get_bind().dialect.name != "sqlite"
+        # SQLite has one writer: while records are written as they are read (every kind but
+        # people), another connection could not note the progress (it would wait for this
+        # import's lock); there only the caller hears it. People are checked before any write.
+        noted = kind.fast or not sqlite
 
         def progress(count: int) -> None:
             if noted:
@@ -188,7 +196,7 @@ def run(
             if kind.fast:
                 outcome = _people(session, principal, ids, job, progress)
             else:
-                context = Context(session, principal, ids, job.on_day, job.variant)
+                context = Context(session, principal, ids, job.on_day, job.variant, job_id=job.id)
                 columns = catalogue.columns(session, kind, job.variant)
                 outcome = records.run(kind, context, columns, sheets.rows(job.content), not job.dry_run, progress)
         except sheets.UnreadableFileError as unreadable:
@@ -210,13 +218,31 @@ def run(
 
 
 def _people(session: Session, principal: Principal, ids: NationalIds, job: ImportJob, progress) -> records.Outcome:
-    """People: checked in bulk and, unless a row is wrong or this is a dry run, written in bulk."""
+    """People: checked in bulk and, unless a row is wrong or this is a dry run, written in bulk —
+    on PostgreSQL set-based in a staging table (people_sql.py), elsewhere row by row."""
+    if people_sql.supported(session):
+        found = people_sql.run(
+            session, principal, ids, job.on_day, sheets.rows(job.content), progress, write=not job.dry_run
+        )
+        return records.Outcome(rows=found.rows, created=found.created, matched=found.matched, errors=found.errors)
     checked = people.check(session, principal, ids, job.on_day, sheets.rows(job.content), progress)
     outcome = records.Outcome(rows=checked.rows, matched=checked.matched, errors=checked.errors)
     outcome.created = len(checked.new)
     if not checked.errors and not job.dry_run:
+        # SQLite (WAL): the check only read, and others (the progress notes) have committed since,
+        # so its snapshot could not start writing. A new transaction takes the one write lock
+        # first, then matches again what may have been registered meanwhile, then writes.
+        job_id = job.id
+        session.commit()
+        _beat(session, job_id)
+        people.match_existing(session, ids, checked)
+        outcome.matched = checked.matched
         outcome.created = people.write(session, ids, checked)
     return outcome
+
+
+def _beat(session: Session, job_id: int) -> None:
+    session.execute(update(ImportJob).where(ImportJob.id == job_id).values(heartbeat_at=clock.now()))
 
 
 def _claimable(now: datetime):

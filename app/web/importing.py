@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from app import clock
 from app.database import SessionDep
 from app.exceptions import NotFound, Problem
-from app.imports import service, sheets
+from app.imports import accounts, service, sheets
 from app.stats.report import XLSX_TYPE
 from app.text import iso_day
 from app.web.sessions import CsrfChecked, Staff, StaffDep
@@ -155,3 +155,13 @@ def error_report(session: SessionDep, who: StaffDep, job_id: JobId) -> Response:
     return Response(
         job.error_report, media_type=XLSX_TYPE, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@router.post("/can-bo/nhap/{job_id}/ma-kich-hoat", dependencies=[CsrfChecked])
+def activation_codes(request: Request, session: SessionDep, who: StaffDep, job_id: JobId) -> Response:
+    """The one-time activation codes of the accounts an import created: drawn now, downloadable
+    once, by the administrator who imported them (a POST: it changes something)."""
+    content = accounts.codes_sheet(session, who.principal, job_id, request.app.state.settings)
+    name = f"ma-kich-hoat-{job_id[:8]}.xlsx"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return Response(content, media_type=XLSX_TYPE, headers=headers)
