@@ -36,13 +36,13 @@ from app.imports.decisions import SIGNING as IMPORT_SIGNING
 from app.imports.router import UPLOAD_PATH as IMPORT_UPLOAD_PATH
 from app.imports.router import router as imports_router
 from app.imports.sheets import MAX_BYTES as IMPORT_MAX_BYTES
-from app.reporting.router import router as reporting_router
 from app.jobs import Jobs
 from app.logs import RequestContextMiddleware, configure_logging
 from app.privacy.access_log import AccessLog
 from app.privacy.router import router as privacy_router
 from app.registry.national_id import NationalIds
 from app.registry.router import router as registry_router
+from app.reporting.router import router as reporting_router
 from app.security.client import ClientAddressMiddleware
 from app.security.middleware import InputGuardMiddleware, SecurityHeadersMiddleware
 from app.security.ratelimit import RateLimiter
@@ -55,8 +55,8 @@ from app.web.assessing import router as assessing_pages
 from app.web.deciding import router as deciding_pages
 from app.web.importing import UPLOAD_PAGE as IMPORT_UPLOAD_PAGE
 from app.web.importing import router as importing_pages
-from app.web.reporting import router as reporting_pages
 from app.web.public import router as public_pages
+from app.web.reporting import router as reporting_pages
 from app.web.staff import router as staff_pages
 from app.web.subjects import router as subject_pages
 from app.wiring import rekey_task, session_factory
