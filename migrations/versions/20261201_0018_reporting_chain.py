@@ -55,7 +55,9 @@ def upgrade() -> None:
             ["administrative_units.id"],
             name=op.f("fk_reporting_deadlines_scope_unit_id_administrative_units"),
         ),
-        sa.ForeignKeyConstraint(["updated_by_id"], ["users.id"], name=op.f("fk_reporting_deadlines_updated_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["updated_by_id"], ["users.id"], name=op.f("fk_reporting_deadlines_updated_by_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reporting_deadlines")),
         sa.UniqueConstraint("period_id", "level", "scope_unit_id", name="uq_reporting_deadline_scope"),
     )
@@ -75,8 +77,12 @@ def upgrade() -> None:
         sa.Column("decided_at", app.database.UTCDateTime(), nullable=True),
         sa.Column("decided_by_id", sa.Integer(), nullable=True),
         *_stamps(),
-        sa.ForeignKeyConstraint(["period_id"], ["reporting_periods.id"], name=op.f("fk_unit_reports_period_id_reporting_periods")),
-        sa.ForeignKeyConstraint(["unit_id"], ["administrative_units.id"], name=op.f("fk_unit_reports_unit_id_administrative_units")),
+        sa.ForeignKeyConstraint(
+            ["period_id"], ["reporting_periods.id"], name=op.f("fk_unit_reports_period_id_reporting_periods")
+        ),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["administrative_units.id"], name=op.f("fk_unit_reports_unit_id_administrative_units")
+        ),
         sa.ForeignKeyConstraint(["submitted_by_id"], ["users.id"], name=op.f("fk_unit_reports_submitted_by_id_users")),
         sa.ForeignKeyConstraint(["decided_by_id"], ["users.id"], name=op.f("fk_unit_reports_decided_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_reports")),
